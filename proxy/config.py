@@ -1,0 +1,219 @@
+"""Typed, frozen, validated configuration.
+
+Loaded from YAML, then overridden by environment variables named
+``VECBRIDGE_<SECTION>__<KEY>`` (double underscore between levels), e.g.
+``VECBRIDGE_TARGET__API_KEY``. Unknown keys and out-of-range values are rejected with
+the key's dotted path in the message. Relative paths are resolved against the
+directory of the config file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+ENV_PREFIX = "VECBRIDGE_"
+
+
+class ConfigError(ValueError):
+    """The configuration could not be loaded; the message names the key path."""
+
+
+class Phase(StrEnum):
+    """Where a migration stands (see design.md)."""
+
+    PASSTHROUGH = "passthrough"
+    MIRROR = "mirror"
+    SHADOW = "shadow"
+    CANARY = "canary"
+    CUTOVER = "cutover"
+    FINALIZED = "finalized"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListenConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address apps connect to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port apps connect to.")
+
+
+class EmbeddedChromaConfig(_Section):
+    path: Path = Field(Path("data/chroma"), description="Data directory of the embedded Chroma.")
+    host: str = Field("127.0.0.1", description="Address the embedded Chroma binds.")
+    port: int = Field(8001, ge=1, le=65535, description="Port of the embedded Chroma.")
+    startup_timeout_seconds: float = Field(60.0, gt=0, description="Wait this long for health.")
+
+
+class SourceConfig(_Section):
+    engine: Literal["chroma"] = Field("chroma", description="Engine of the store the app uses now.")
+    url: str | None = Field(None, description="Base URL of the source; null starts an embedded one.")
+    embedded: EmbeddedChromaConfig = Field(default_factory=EmbeddedChromaConfig)  # type: ignore[arg-type]
+
+
+class TargetConfig(_Section):
+    engine: Literal["qdrant"] = Field("qdrant", description="Engine of the store to migrate to.")
+    url: str | None = Field(None, description="Qdrant URL; null uses embedded local mode at `path`.")
+    api_key: SecretStr | None = Field(None, description="Qdrant API key (prefer the env override).")
+    path: Path | None = Field(Path("data/qdrant"), description="Local-mode directory when url is null.")
+    timeout_seconds: float = Field(30.0, gt=0, description="Per-call timeout against the target.")
+    exact_search: bool = Field(False, description="Brute-force search on the target (parity tests).")
+
+
+class UpstreamConfig(_Section):
+    connect_timeout_seconds: float = Field(5.0, gt=0, description="TCP connect timeout to primary.")
+    request_timeout_seconds: float = Field(120.0, gt=0, description="Whole-request timeout.")
+    pool_size: int = Field(128, ge=1, le=10_000, description="Pooled connections to the primary.")
+
+
+class LimitsConfig(_Section):
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+
+
+class JournalConfig(_Section):
+    path: Path = Field(Path("data/journal.sqlite"), description="SQLite file of the journal.")
+    group_commit_max: int = Field(512, ge=1, description="Most entries made durable in one fsync.")
+    retain_applied: int = Field(
+        100_000, ge=0, description="Applied entries kept for catch-up before pruning."
+    )
+
+
+class ApplierConfig(_Section):
+    batch_max_records: int = Field(512, ge=1, description="Records sent to the target per call.")
+    retry_initial_seconds: float = Field(0.05, gt=0, description="First retry delay.")
+    retry_max_seconds: float = Field(5.0, gt=0, description="Longest retry delay.")
+    max_rejections: int = Field(
+        3, ge=1, description="Permanent rejections of an entry before it is dead-lettered."
+    )
+
+
+class MigrationConfig(_Section):
+    initial_phase: Phase = Field(Phase.MIRROR, description="Phase when no state is stored yet.")
+    state_path: Path = Field(Path("data/state.sqlite"), description="Persisted phase and settings.")
+
+
+class ShadowConfig(_Section):
+    sample_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of reads mirrored.")
+    queue_size: int = Field(256, ge=1, description="Shadow reads waiting; overflow is dropped.")
+    timeout_seconds: float = Field(2.0, gt=0, description="Give up on a shadow read after this.")
+    concurrency: int = Field(4, ge=1, description="Shadow reads in flight at once.")
+    worst_kept: int = Field(50, ge=0, description="Worst mismatches kept for GET /-/shadow.")
+
+
+class CanaryConfig(_Section):
+    percent: float = Field(0.0, ge=0.0, le=100.0, description="Share of reads from the new store.")
+    sticky_header: str | None = Field(None, description="Header that keys stickiness (tenant...).")
+
+
+class MetricsConfig(_Section):
+    max_collection_labels: int = Field(
+        50, ge=0, description="Distinct collection label values before folding into 'other'."
+    )
+
+
+class FaultsConfig(_Section):
+    enabled: bool = Field(False, description="Allow fault injection via POST /-/faults (tests).")
+
+
+class Config(_Section):
+    """The whole configuration of one proxy."""
+
+    listen: ListenConfig = Field(default_factory=ListenConfig)  # type: ignore[arg-type]
+    source: SourceConfig = Field(default_factory=SourceConfig)  # type: ignore[arg-type]
+    target: TargetConfig = Field(default_factory=TargetConfig)  # type: ignore[arg-type]
+    upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)  # type: ignore[arg-type]
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)  # type: ignore[arg-type]
+    journal: JournalConfig = Field(default_factory=JournalConfig)  # type: ignore[arg-type]
+    applier: ApplierConfig = Field(default_factory=ApplierConfig)  # type: ignore[arg-type]
+    migration: MigrationConfig = Field(default_factory=MigrationConfig)  # type: ignore[arg-type]
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig)  # type: ignore[arg-type]
+    canary: CanaryConfig = Field(default_factory=CanaryConfig)  # type: ignore[arg-type]
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # type: ignore[arg-type]
+    faults: FaultsConfig = Field(default_factory=FaultsConfig)  # type: ignore[arg-type]
+
+
+_PATH_FIELDS = (
+    ("source", "embedded", "path"),
+    ("target", "path"),
+    ("journal", "path"),
+    ("migration", "state_path"),
+)
+
+
+def default_config_text() -> str:
+    """The commented default config shipped inside the package (same as config.yaml)."""
+    return resources.files("proxy").joinpath("default_config.yaml").read_text()
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load, override from the environment, validate and resolve paths."""
+    base_dir = Path.cwd()
+    if path is None:
+        raw: Any = yaml.safe_load(default_config_text())
+    else:
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+        base_dir = path.resolve().parent
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a mapping at the top level")
+    _apply_env(raw, os.environ if environ is None else environ)
+    config = parse_config(raw)
+    return _resolve_paths(config, base_dir)
+
+
+def parse_config(raw: Mapping[str, Any]) -> Config:
+    """Validate a raw mapping into a Config, with key paths in the error."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"]) or "<root>"
+            problems.append(f"{where}: {err['msg']}")
+        raise ConfigError("invalid config: " + "; ".join(problems)) from None
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = raw
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"env {name}: {'.'.join(parts)} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+
+
+def _resolve_paths(config: Config, base_dir: Path) -> Config:
+    data = config.model_dump()
+    for field_path in _PATH_FIELDS:
+        node = data
+        for part in field_path[:-1]:
+            node = node[part]
+        value = node[field_path[-1]]
+        if value is not None and not Path(value).is_absolute():
+            node[field_path[-1]] = base_dir / value
+    if config.target.api_key is not None:
+        data["target"]["api_key"] = config.target.api_key
+    return Config.model_validate(data)
