@@ -1,0 +1,80 @@
+"""The Chroma v2 REST dialect: which request is which.
+
+Classification is by method and path only (never by body), so it costs one regex match
+on the hot path. Record operations name their collection by UUID; collection
+operations by name (delete, get) or by UUID (modify).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import unquote
+
+
+class Kind(StrEnum):
+    WRITE = "write"
+    READ = "read"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A classified request: the route name (a metric label) and its path parameters."""
+
+    name: str
+    kind: Kind
+    tenant: str = ""
+    database: str = ""
+    collection: str = ""  # a UUID for record routes and modify, a name for delete/get
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind is Kind.WRITE
+
+
+_SCOPE = r"^/api/v2/tenants/(?P<tenant>[^/]+)/databases/(?P<database>[^/]+)"
+_RECORD_WRITES = ("add", "upsert", "update", "delete")
+_TABLE: list[tuple[str, re.Pattern[str], str, Kind]] = [
+    ("POST", re.compile(_SCOPE + r"/collections/?$"), "create_collection", Kind.WRITE),
+    ("PUT", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)$"), "modify_collection", Kind.WRITE),
+    ("DELETE", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)$"), "delete_collection", Kind.WRITE),
+    ("DELETE", re.compile(_SCOPE + r"/?$"), "delete_database", Kind.WRITE),
+    (
+        "POST",
+        re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)/(?P<op>add|upsert|update|delete)$"),
+        "",
+        Kind.WRITE,
+    ),
+    ("POST", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)/(?P<op>get|query)$"), "", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)/count$"), "count", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections(/[^/]+)?/?$"), "collection_read", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections_count$"), "collection_read", Kind.READ),
+    ("GET", re.compile(r"^/api/v2/heartbeat$"), "heartbeat", Kind.OTHER),
+]
+
+
+def classify(method: str, path: str) -> Route:
+    """Name the route of a Chroma v2 request; unknown ones are ``other``."""
+    if not path.startswith("/api/v2/tenants/") and path != "/api/v2/heartbeat":
+        return Route("other", Kind.OTHER)
+    for table_method, pattern, name, kind in _TABLE:
+        if method != table_method:
+            continue
+        match = pattern.match(path)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        return Route(
+            name=name or groups["op"],
+            kind=kind,
+            tenant=unquote(groups.get("tenant") or ""),
+            database=unquote(groups.get("database") or ""),
+            collection=unquote(groups.get("c") or ""),
+        )
+    return Route("other", Kind.OTHER)
+
+
+def is_record_write(route: Route) -> bool:
+    return route.name in _RECORD_WRITES

@@ -1,0 +1,306 @@
+"""The durable, ordered journal between the primary and the secondary store.
+
+One SQLite file in WAL mode with ``synchronous=FULL``. Every database call runs on
+one dedicated thread, so SQLite never sees two writers and the event loop never
+blocks on a disk flush. Appends are group-committed: whatever accumulated while the
+previous commit was flushing goes out in the next single transaction, and each
+caller's future resolves only after that transaction is durable.
+
+Tables
+    entries       seq (the order the primary applied the writes), created, kind, collection, body
+    intents       writes forwarded to the primary but not yet journaled; a crash leaves
+                  them behind, and start-up re-captures their state from the primary
+    dead_letters  entries the secondary refused for good, with the error
+    cursors       named positions (the applier's checkpoint, backfill start marks)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from proxy.changes import Change, change_kind, decode_change, encode_change
+from proxy.tasks import TaskGroup
+
+T = TypeVar("T")
+
+APPLIER_CURSOR = "applier"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    kind TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    created REAL NOT NULL,
+    failed_at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    body BLOB NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    created: float
+    change: Change
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    seq: int
+    created: float
+    failed_at: float
+    kind: str
+    collection: str
+    error: str
+
+
+@dataclass(frozen=True)
+class JournalStats:
+    head: int
+    applied: int
+    lag_entries: int
+    lag_seconds: float
+    dead_letters: int
+    pending_intents: int
+
+
+@dataclass
+class _Append:
+    changes: Sequence[Change]
+    resolve_intent: int | None
+    done: asyncio.Future[int]
+
+
+class Journal:
+    """Durable ordered log of changes; see the module docstring."""
+
+    def __init__(self, path: Path, group_commit_max: int = 512) -> None:
+        self.path = path
+        self._group_commit_max = group_commit_max
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Append] = asyncio.Queue()
+        self._tasks = TaskGroup("journal")
+        self._appended = asyncio.Event()
+
+    # lifecycle -----------------------------------------------------------------
+    async def open(self) -> Journal:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._run(self._open_sync)
+        self._tasks.spawn(self._commit_loop(), name="journal-group-commit")
+        return self
+
+    def _open_sync(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    async def close(self) -> None:
+        await self._tasks.cancel_all()
+        if self._conn is not None:
+            await self._run(self._conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("journal is not open")
+        return self._conn
+
+    # appends (group commit) ----------------------------------------------------
+    async def append(self, changes: Sequence[Change], resolve_intent: int | None = None) -> int:
+        """Durably append changes in order; returns the last seq (0 when none were given).
+
+        ``resolve_intent`` is removed in the same transaction, so a crash can never leave
+        both an intent and its changes, nor neither.
+        """
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Append(changes, resolve_intent, done))
+        return await done
+
+    async def _commit_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < self._group_commit_max:
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._run(lambda: self._commit_sync(batch))
+            except Exception as exc:  # a failed commit fails every caller in it
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                continue
+            for item, seq in zip(batch, results, strict=True):
+                if not item.done.done():
+                    item.done.set_result(seq)
+            self._appended.set()
+
+    def _commit_sync(self, batch: list[_Append]) -> list[int]:
+        db = self._db
+        now = time.time()
+        results: list[int] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                last = 0
+                for change in item.changes:
+                    cur = db.execute(
+                        "INSERT INTO entries (created, kind, collection, body) VALUES (?,?,?,?)",
+                        (now, change_kind(change), str(change.collection), encode_change(change)),
+                    )
+                    last = int(cur.lastrowid or 0)
+                if item.resolve_intent is not None:
+                    db.execute("DELETE FROM intents WHERE id = ?", (item.resolve_intent,))
+                results.append(last)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return results
+
+    async def wait_appended(self, timeout: float) -> None:
+        """Sleep until something is appended (or the timeout passes)."""
+        self._appended.clear()
+        try:
+            await asyncio.wait_for(self._appended.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    # intents -------------------------------------------------------------------
+    async def begin_intent(self, body: bytes) -> int:
+        """Durably record that a write is about to be forwarded."""
+
+        def insert() -> int:
+            cur = self._db.execute(
+                "INSERT INTO intents (created, body) VALUES (?, ?)", (time.time(), body)
+            )
+            return int(cur.lastrowid or 0)
+
+        return await self._run(insert)
+
+    async def drop_intent(self, intent_id: int) -> None:
+        """The write failed at the primary: nothing to capture."""
+        await self._run(lambda: self._db.execute("DELETE FROM intents WHERE id = ?", (intent_id,)))
+
+    async def pending_intents(self) -> list[tuple[int, bytes]]:
+        rows = await self._run(
+            lambda: self._db.execute("SELECT id, body FROM intents ORDER BY id").fetchall()
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    # reading and cursors ---------------------------------------------------------
+    async def read_after(self, seq: int, limit: int) -> list[JournalEntry]:
+        rows = await self._run(
+            lambda: self._db.execute(
+                "SELECT seq, created, body FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        )
+        return [JournalEntry(int(r[0]), float(r[1]), decode_change(bytes(r[2]))) for r in rows]
+
+    async def cursor(self, name: str) -> int:
+        row = await self._run(
+            lambda: self._db.execute(
+                "SELECT position FROM cursors WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        await self._run(
+            lambda: self._db.execute(
+                "INSERT INTO cursors (name, position) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+                (name, position),
+            )
+        )
+
+    async def head(self) -> int:
+        row = await self._run(lambda: self._db.execute("SELECT MAX(seq) FROM entries").fetchone())
+        return int(row[0] or 0)
+
+    # dead letters ----------------------------------------------------------------
+    async def dead_letter(self, entry: JournalEntry, error: str) -> None:
+        change = entry.change
+
+        def insert() -> None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO dead_letters VALUES (?,?,?,?,?,?,?)",
+                (
+                    entry.seq,
+                    entry.created,
+                    time.time(),
+                    change_kind(change),
+                    str(change.collection),
+                    encode_change(change),
+                    error,
+                ),
+            )
+
+        await self._run(insert)
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = await self._run(
+            lambda: self._db.execute(
+                "SELECT seq, created, failed_at, kind, collection, error FROM dead_letters "
+                "ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    # housekeeping and stats --------------------------------------------------------
+    async def prune(self, keep_after: int) -> int:
+        """Delete applied entries with seq <= keep_after; returns how many went."""
+        cur = await self._run(
+            lambda: self._db.execute("DELETE FROM entries WHERE seq <= ?", (keep_after,))
+        )
+        return int(cur.rowcount)
+
+    async def stats(self) -> JournalStats:
+        def read() -> JournalStats:
+            db = self._db
+            head = int(db.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or 0)
+            row = db.execute(
+                "SELECT position FROM cursors WHERE name = ?", (APPLIER_CURSOR,)
+            ).fetchone()
+            applied = int(row[0]) if row else 0
+            lag, oldest = db.execute(
+                "SELECT COUNT(*), MIN(created) FROM entries WHERE seq > ?", (applied,)
+            ).fetchone()
+            dead = int(db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
+            intents = int(db.execute("SELECT COUNT(*) FROM intents").fetchone()[0])
+            lag_seconds = max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0
+            return JournalStats(head, applied, int(lag), lag_seconds, dead, intents)
+
+        return await self._run(read)

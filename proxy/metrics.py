@@ -1,0 +1,188 @@
+"""Prometheus metrics, fed by events. Names follow Prometheus conventions.
+
+Every metric is prefixed ``vecbridge_``; counters end in ``_total``; durations are in
+seconds. Label values come from small fixed sets, except ``collection``, which is
+capped (:class:`CollectionLabels`) so a tenant-per-collection app cannot blow up the
+series count. No ids, no user values, no tokens ever become labels.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from proxy import __version__
+from proxy.config import Phase
+from proxy.events import (
+    ApplyFailed,
+    BatchApplied,
+    DeadLettered,
+    EventBus,
+    RequestHandled,
+    UpstreamCalled,
+    WriteJournaled,
+    WriteUnmirrored,
+)
+from proxy.journal import JournalStats
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1,
+    0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+DELTA_BUCKETS = (
+    -1.0, -0.25, -0.1, -0.05, -0.025, -0.01, -0.005, -0.001, 0.0,
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+RECALL_BUCKETS = (0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+OTHER = "other"
+
+# The *_created series double the series count for no use on dashboards.
+disable_created_metrics()
+
+
+class CollectionLabels:
+    """Maps collection names to label values, folding names past the cap into 'other'."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        if name in self._seen:
+            return name
+        if len(self._seen) >= self.limit:
+            return OTHER
+        self._seen.add(name)
+        return name
+
+
+class Metrics:
+    """All of the proxy's Prometheus metrics, in one registry of its own."""
+
+    def __init__(self, max_collection_labels: int = 50) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.collection_label = CollectionLabels(max_collection_labels)
+        r = self.registry
+        self.requests = Counter(
+            "vecbridge_requests", "App requests answered, by route and outcome.",
+            ["route", "outcome"], registry=r,
+        )  # fmt: skip
+        self.request_duration = Histogram(
+            "vecbridge_request_duration_seconds", "Time an app request spent in the proxy.",
+            ["route"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.upstream_duration = Histogram(
+            "vecbridge_upstream_duration_seconds", "Time of one call to a store.",
+            ["store", "route"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.unmirrored = Counter(
+            "vecbridge_unmirrored_requests", "Requests passed through without mirroring.",
+            registry=r,
+        )  # fmt: skip
+        self.journal_appended = Counter(
+            "vecbridge_journal_appended", "Journal entries appended.", registry=r
+        )
+        self.journal_applied = Counter(
+            "vecbridge_journal_applied", "Journal entries applied to the secondary.", registry=r
+        )
+        self.applier_errors = Counter(
+            "vecbridge_applier_errors", "Failed apply attempts, by kind.", ["kind"], registry=r
+        )
+        self.applier_retries = Counter(
+            "vecbridge_applier_retries", "Apply attempts that will be retried.", registry=r
+        )
+        self.applier_batch = Histogram(
+            "vecbridge_applier_batch_duration_seconds", "Time to apply one batch.",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.dead_letters_total = Counter(
+            "vecbridge_dead_letters", "Entries moved to the dead-letter table.", registry=r
+        )
+        self.lag_entries = Gauge(
+            "vecbridge_journal_lag_entries", "Entries appended but not yet applied.", registry=r
+        )
+        self.lag_seconds = Gauge(
+            "vecbridge_journal_lag_seconds", "Age of the oldest unapplied entry.", registry=r
+        )
+        self.head_position = Gauge(
+            "vecbridge_journal_head_position", "Last appended journal position.", registry=r
+        )
+        self.applied_position = Gauge(
+            "vecbridge_journal_applied_position", "Last applied journal position.", registry=r
+        )
+        self.dead_letters = Gauge(
+            "vecbridge_dead_letter_entries", "Entries in the dead-letter table now.", registry=r
+        )
+        self.store_up = Gauge(
+            "vecbridge_store_up", "1 when the store's last health check passed.", ["store"],
+            registry=r,
+        )  # fmt: skip
+        self.phase = Gauge(
+            "vecbridge_phase", "1 for the current migration phase.", ["phase"], registry=r
+        )
+        self.canary_percent = Gauge(
+            "vecbridge_canary_percent", "Share of reads answered by the new store.", registry=r
+        )
+        self.shadow_sample_ratio = Gauge(
+            "vecbridge_shadow_sample_ratio", "Share of reads mirrored as shadow.", registry=r
+        )
+        build = Gauge("vecbridge_build_info", "Build information.", ["version"], registry=r)
+        build.labels(version=__version__).set(1)
+        self._init_label_sets()
+
+    def _init_label_sets(self) -> None:
+        for store in ("source", "target"):
+            self.store_up.labels(store=store).set(0)
+        for kind in ("unavailable", "rejected"):
+            self.applier_errors.labels(kind=kind)
+        self.set_phase(Phase.PASSTHROUGH)
+
+    # event subscribers -----------------------------------------------------------
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(RequestHandled, self._on_request)
+        bus.subscribe(UpstreamCalled, self._on_upstream)
+        bus.subscribe(WriteJournaled, self._on_journaled)
+        bus.subscribe(WriteUnmirrored, lambda _e: self.unmirrored.inc())
+        bus.subscribe(BatchApplied, self._on_applied)
+        bus.subscribe(ApplyFailed, self._on_apply_failed)
+        bus.subscribe(DeadLettered, lambda _e: self.dead_letters_total.inc())
+
+    def _on_request(self, event: RequestHandled) -> None:
+        self.requests.labels(route=event.route, outcome=event.outcome).inc()
+        self.request_duration.labels(route=event.route).observe(event.seconds)
+
+    def _on_upstream(self, event: UpstreamCalled) -> None:
+        self.upstream_duration.labels(store=event.store, route=event.route).observe(event.seconds)
+
+    def _on_journaled(self, event: WriteJournaled) -> None:
+        self.journal_appended.inc(event.entries)
+
+    def _on_applied(self, event: BatchApplied) -> None:
+        self.journal_applied.inc(event.entries)
+        self.applier_batch.observe(event.seconds)
+
+    def _on_apply_failed(self, event: ApplyFailed) -> None:
+        self.applier_errors.labels(kind=event.kind).inc()
+        if event.will_retry:
+            self.applier_retries.inc()
+
+    # state gauges ------------------------------------------------------------------
+    def set_phase(self, current: Phase) -> None:
+        for phase in Phase:
+            self.phase.labels(phase=phase.value).set(1 if phase == current else 0)
+
+    def set_journal(self, stats: JournalStats) -> None:
+        self.lag_entries.set(stats.lag_entries)
+        self.lag_seconds.set(stats.lag_seconds)
+        self.head_position.set(stats.head)
+        self.applied_position.set(stats.applied)
+        self.dead_letters.set(stats.dead_letters)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

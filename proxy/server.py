@@ -1,0 +1,227 @@
+"""The proxy's HTTP server: one request's way through it, and the lifecycle of its parts.
+
+A request is classified by the Chroma dialect; writes go through the dual-write
+pipeline, everything else is forwarded raw to the primary; the primary's answer goes
+back to the app unchanged. ``/-/status``, ``/-/ready``, ``/-/live`` and ``/metrics`` are
+the proxy's own. Parts are opened and closed in ``cleanup_ctx`` order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import web
+
+from adapters.base import VectorStore
+from adapters.faults import FaultyStore
+from proxy.applier import Applier
+from proxy.config import Config
+from proxy.dialects.chroma import classify
+from proxy.events import EventBus, RequestHandled
+from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable, end_to_end_headers
+from proxy.health import HealthMonitor
+from proxy.journal import Journal
+from proxy.metrics import Metrics
+from proxy.phases import Phases
+from proxy.state import StateStore
+from proxy.stores import open_target
+from proxy.tasks import TaskGroup
+from proxy.writes import WritePipeline
+
+log = logging.getLogger("vecbridge.server")
+
+
+@dataclass
+class Proxy:
+    """Everything a request handler needs, built once at start-up."""
+
+    config: Config
+    source_url: str
+    events: EventBus
+    metrics: Metrics
+    journal: Journal
+    state: StateStore
+    phases: Phases
+    primary: Forwarder
+    target: VectorStore
+    writes: WritePipeline
+    applier: Applier
+    health: HealthMonitor
+    tasks: TaskGroup
+    started_at: float
+
+
+PROXY_KEY = web.AppKey("proxy", Proxy)
+
+
+def chroma_error(status: int, name: str, message: str) -> web.Response:
+    """An error in Chroma's own shape, so the chromadb client raises a sensible exception."""
+    return web.Response(
+        status=status,
+        body=orjson.dumps({"error": name, "message": message}),
+        content_type="application/json",
+    )
+
+
+def _to_response(upstream: UpstreamResponse) -> web.Response:
+    return web.Response(status=upstream.status, body=upstream.body, headers=upstream.headers)
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status == 413:
+        return "too_large"
+    return "client_error" if status < 500 else "server_error"
+
+
+async def handle_app_request(request: web.Request) -> web.StreamResponse:
+    """Every app request: classify, forward (dual-writing writes), answer as the primary did."""
+    proxy = request.app[PROXY_KEY]
+    started = time.perf_counter()
+    route = classify(request.method, request.path)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = proxy.config.limits.max_body_bytes
+        response = chroma_error(413, "PayloadTooLarge", f"request body exceeds {limit} bytes")
+        _record(proxy, route.name, response.status, started)
+        return response
+    headers = end_to_end_headers(request.headers)
+    try:
+        if route.is_write:
+            upstream = await proxy.writes.handle(
+                route, request.method, request.raw_path, headers, body
+            )
+        else:
+            upstream = await proxy.primary.send(
+                request.method, request.raw_path, headers, body, route=route.name
+            )
+    except UpstreamUnavailable as exc:
+        status = 504 if exc.timed_out else 502
+        response = chroma_error(status, "UpstreamUnavailable", f"vecbridge: {exc}")
+        proxy.events.emit(RequestHandled(route.name, "unavailable", time.perf_counter() - started))
+        return response
+    _record(proxy, route.name, upstream.status, started)
+    return _to_response(upstream)
+
+
+def _record(proxy: Proxy, route: str, status: int, started: float) -> None:
+    proxy.events.emit(RequestHandled(route, _outcome(status), time.perf_counter() - started))
+
+
+async def handle_status(request: web.Request) -> web.Response:
+    from proxy.status import build_status
+
+    return web.json_response(await build_status(request.app[PROXY_KEY]), dumps=_dumps)
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY_KEY]
+    proxy.metrics.set_journal(await proxy.journal.stats())
+    proxy.metrics.set_phase(proxy.phases.current)
+    return web.Response(
+        body=proxy.metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"}
+    )
+
+
+async def handle_live(request: web.Request) -> web.Response:
+    return web.json_response({"live": True})
+
+
+async def handle_ready(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY_KEY]
+    ready = proxy.health.source.healthy
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+async def handle_faults(request: web.Request) -> web.Response:
+    proxy = request.app[PROXY_KEY]
+    if not isinstance(proxy.target, FaultyStore):
+        return web.json_response({"error": "fault injection is disabled"}, status=404)
+    try:
+        changes = orjson.loads(await request.read())
+        proxy.target.settings = proxy.target.settings.updated(**changes)
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(proxy.target.settings.__dict__)
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    config: Config = app[CONFIG_KEY]
+    source_url: str = app[SOURCE_URL_KEY]
+    events = EventBus()
+    metrics = Metrics(config.metrics.max_collection_labels)
+    metrics.subscribe(events)
+    journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
+    state = StateStore(config.migration.state_path)
+    phases = Phases(state, config.migration.initial_phase)
+    up = config.upstream
+    primary = Forwarder(
+        source_url, events, "source", up.pool_size, up.connect_timeout_seconds,
+        up.request_timeout_seconds,
+    )  # fmt: skip
+    target: VectorStore = await open_target(config.target)
+    if config.faults.enabled:
+        target = FaultyStore(target)  # type: ignore[assignment]
+    writes = WritePipeline(primary, journal, events, lambda: phases.dual_write)
+    applier = Applier(journal, target, events, config.applier)
+    health = HealthMonitor(primary, target, metrics)
+    tasks = TaskGroup("proxy")
+    proxy = Proxy(
+        config, source_url, events, metrics, journal, state, phases, primary, target, writes,
+        applier, health, tasks, time.time(),
+    )  # fmt: skip
+    app[PROXY_KEY] = proxy
+    await health.check_once()
+    recovered = await writes.recover()
+    if recovered:
+        log.warning("re-captured %d writes left unjournaled by the last stop", recovered)
+    tasks.spawn(applier.run(), name="applier")
+    tasks.spawn(health.run(), name="health")
+    tasks.spawn(_recover_loop(writes), name="intent-recovery")
+    try:
+        yield
+    finally:
+        await tasks.cancel_all()
+        await primary.close()
+        await target.close()
+        await journal.close()
+        state.close()
+
+
+async def _recover_loop(writes: WritePipeline, interval: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await writes.recover()
+        except Exception:
+            log.exception("intent recovery failed; will retry")
+
+
+CONFIG_KEY = web.AppKey("config", Config)
+SOURCE_URL_KEY = web.AppKey("source_url", str)
+
+
+def build_app(config: Config, source_url: str) -> web.Application:
+    """The aiohttp application of one proxy; parts open when the app starts."""
+    app = web.Application(client_max_size=config.limits.max_body_bytes)
+    app[CONFIG_KEY] = config
+    app[SOURCE_URL_KEY] = source_url
+    app.cleanup_ctx.append(_lifecycle)
+    app.router.add_get("/-/status", handle_status)
+    app.router.add_get("/-/live", handle_live)
+    app.router.add_get("/-/ready", handle_ready)
+    app.router.add_post("/-/faults", handle_faults)
+    app.router.add_get("/metrics", handle_metrics)
+    app.router.add_route("*", "/{tail:.*}", handle_app_request)
+    return app

@@ -1,0 +1,45 @@
+"""``GET /-/status``: the state of the migration as one JSON document."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from proxy import __version__
+
+if TYPE_CHECKING:
+    from proxy.server import Proxy
+
+
+async def build_status(proxy: Proxy) -> dict[str, Any]:
+    stats = await proxy.journal.stats()
+    dead = await proxy.journal.dead_letters(limit=20)
+    target = proxy.config.target
+    return {
+        "version": __version__,
+        "phase": proxy.phases.current.value,
+        "uptime_seconds": round(time.time() - proxy.started_at, 3),
+        "journal": {
+            "head": stats.head,
+            "applied_position": stats.applied,
+            "length": stats.lag_entries,
+            "lag_entries": stats.lag_entries,
+            "lag_seconds": round(stats.lag_seconds, 3),
+            "pending_intents": stats.pending_intents,
+            "dead_letters": stats.dead_letters,
+        },
+        "dead_letters": [d.__dict__ for d in dead],
+        "source": {
+            "engine": proxy.config.source.engine,
+            "url": proxy.source_url,
+            "healthy": proxy.health.source.healthy,
+            "error": proxy.health.source.error,
+        },
+        "target": {
+            "engine": target.engine,
+            "url": target.url,
+            "path": None if target.url else str(target.path),
+            "healthy": proxy.health.target.healthy,
+            "error": proxy.health.target.error,
+        },
+    }

@@ -1,0 +1,249 @@
+"""The dual-write path: forward a write to the primary, then journal what it changed.
+
+One sentence per write: under the collection's lock, record an intent durably, forward
+the request raw to the primary, and if the primary accepted it (or the outcome is
+unknown), read the touched state back and append it to the journal in the same
+transaction that clears the intent; only then does the app get the primary's answer.
+
+The lock makes the journal order equal to the order the primary applied the writes;
+the intent makes a crash at any point recoverable (start-up captures it again); the
+read-back makes every entry a full, idempotent image (see capture.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from multidict import CIMultiDict
+
+from adapters.base import CollectionKey, CollectionSpec
+from proxy.capture import CaptureFailed, ChromaCapture, Scope, credentials
+from proxy.changes import Change, DropCollection, PutCollection, RenameCollection
+from proxy.dialects.chroma import Route
+from proxy.events import EventBus, WriteJournaled, WriteUnmirrored
+from proxy.forwarder import Forwarder, UpstreamResponse
+from proxy.journal import Journal
+from proxy.locks import KeyedLocks
+
+log = logging.getLogger("vecbridge.writes")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a write touched, enough to capture its effect again after a crash."""
+
+    route: str
+    tenant: str
+    database: str
+    collection: str  # UUID for record writes and modify, name for create/delete
+    ids: tuple[str, ...] = ()
+    old_name: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.__dict__)
+
+    @staticmethod
+    def decode(data: bytes) -> Intent:
+        raw = orjson.loads(data)
+        return Intent(**{**raw, "ids": tuple(raw["ids"])})
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.tenant, self.database)
+
+
+class WritePipeline:
+    """Forwards writes and journals their effect; see the module docstring."""
+
+    def __init__(
+        self,
+        primary: Forwarder,
+        journal: Journal,
+        events: EventBus,
+        mirroring: Callable[[], bool],
+    ) -> None:
+        self._primary = primary
+        self._capture = ChromaCapture(primary)
+        self._journal = journal
+        self._events = events
+        self._mirroring = mirroring
+        self._locks = KeyedLocks()
+        self._specs: dict[str, CollectionSpec] = {}  # collection UUID -> spec
+        self._in_flight: set[int] = set()  # intents a live request is still settling
+
+    async def handle(
+        self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
+    ) -> UpstreamResponse:
+        if not self._mirroring():
+            return await self._forward(route, method, path_qs, headers, body)
+        scope = Scope(route.tenant, route.database)
+        async with self._locks.hold((scope, route.collection)):
+            if route.name == "delete_collection":
+                # Record writes lock by UUID: hold that lock too, so a drop can never be
+                # journaled ahead of an add the primary applied before it.
+                spec = await self._capture.collection_by_name(
+                    scope, route.collection, credentials(headers)
+                )
+                if spec is not None and spec.source_id is not None:
+                    async with self._locks.hold((scope, spec.source_id)):
+                        return await self._write(route, scope, method, path_qs, headers, body)
+            return await self._write(route, scope, method, path_qs, headers, body)
+
+    async def _write(
+        self,
+        route: Route,
+        scope: Scope,
+        method: str,
+        path_qs: str,
+        headers: CIMultiDict[str],
+        body: bytes,
+    ) -> UpstreamResponse:
+        """Intent, forward, capture, journal (see the module docstring)."""
+        intent = await self._plan(route, scope, headers, body)
+        if intent is None:
+            self._events.emit(WriteUnmirrored(route.name, "unparsed"))
+            return await self._forward(route, method, path_qs, headers, body)
+        intent_id = await self._journal.begin_intent(intent.encode())
+        self._in_flight.add(intent_id)
+        try:
+            try:
+                response = await self._forward(route, method, path_qs, headers, body)
+            except Exception:
+                await self._settle(intent, intent_id, credentials(headers))
+                raise
+            if 400 <= response.status < 500:
+                await self._journal.drop_intent(intent_id)
+            else:
+                await self._settle(intent, intent_id, credentials(headers), response)
+            return response
+        finally:
+            self._in_flight.discard(intent_id)
+
+    async def _forward(
+        self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
+    ) -> UpstreamResponse:
+        return await self._primary.send(method, path_qs, headers, body, route=route.name)
+
+    async def _plan(
+        self, route: Route, scope: Scope, headers: CIMultiDict[str], body: bytes
+    ) -> Intent | None:
+        """The intent of a write, or None when it cannot be understood (forward it as is)."""
+        parsed: Any = None
+        if body:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return None
+        base = {"route": route.name, "tenant": scope.tenant, "database": scope.database}
+        if route.name == "create_collection":
+            name = parsed.get("name") if isinstance(parsed, dict) else None
+            return Intent(**base, collection=name) if isinstance(name, str) else None
+        if route.name == "delete_collection":
+            return Intent(**base, collection=route.collection)
+        if route.name == "delete_database":
+            listed = await self._capture.list_collections(scope, credentials(headers))
+            return Intent(**base, collection="", ids=tuple(s.key.name for s in listed))
+        spec = await self._spec(scope, route.collection, credentials(headers))
+        if spec is None:
+            return None  # unknown collection: the primary answers 404 on its own
+        if route.name == "modify_collection":
+            return Intent(**base, collection=route.collection, old_name=spec.key.name)
+        ids = await self._touched_ids(route, scope, parsed, headers)
+        return None if ids is None else Intent(**base, collection=route.collection, ids=ids)
+
+    async def _touched_ids(
+        self, route: Route, scope: Scope, parsed: Any, headers: CIMultiDict[str]
+    ) -> tuple[str, ...] | None:
+        if not isinstance(parsed, dict):
+            return None
+        ids = parsed.get("ids")
+        if route.name == "delete" and (parsed.get("where") or parsed.get("where_document")):
+            matched = await self._capture.matching_ids(
+                scope, route.collection, credentials(headers), parsed
+            )
+            return None if matched is None else tuple(matched)
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return None
+        return tuple(ids)
+
+    async def _spec(
+        self, scope: Scope, collection_id: str, headers: CIMultiDict[str]
+    ) -> CollectionSpec | None:
+        spec = self._specs.get(collection_id)
+        if spec is None:
+            spec = await self._capture.collection_by_id(scope, collection_id, headers)
+            if spec is not None:
+                self._specs[collection_id] = spec
+        return spec
+
+    async def _settle(
+        self,
+        intent: Intent,
+        intent_id: int,
+        headers: CIMultiDict[str],
+        response: UpstreamResponse | None = None,
+    ) -> None:
+        """Capture the effect of the write and journal it; on failure keep the intent."""
+        try:
+            changes = await self._changes(intent, headers, response)
+        except CaptureFailed as exc:
+            log.warning("capture of %s failed, will retry: %s", intent.route, exc)
+            return
+        await self._journal.append(changes, resolve_intent=intent_id)
+        self._events.emit(WriteJournaled(intent.route, intent.collection, len(changes)))
+
+    async def _changes(
+        self, intent: Intent, headers: CIMultiDict[str], response: UpstreamResponse | None
+    ) -> list[Change]:
+        scope = intent.scope
+        if intent.route in ("create_collection", "delete_collection"):
+            self._forget(scope, name=intent.collection)
+            return await self._capture.collection_state(scope, intent.collection, headers)
+        if intent.route == "delete_database":
+            return await self._drop_database(intent, headers)
+        if intent.route == "modify_collection":
+            return await self._modified(intent, headers)
+        spec = await self._spec(scope, intent.collection, headers)
+        if spec is None:  # dropped meanwhile; the drop has its own entry
+            return []
+        return await self._capture.records(scope, spec, intent.ids, headers)
+
+    async def _modified(self, intent: Intent, headers: CIMultiDict[str]) -> list[Change]:
+        scope = intent.scope
+        old = CollectionKey(intent.old_name, intent.tenant, intent.database)
+        self._specs.pop(intent.collection, None)
+        spec = await self._spec(scope, intent.collection, headers)
+        if spec is None:
+            return [DropCollection(old)]
+        if spec.key != old:
+            return [RenameCollection(old, spec)]
+        return [PutCollection(spec)]
+
+    async def _drop_database(self, intent: Intent, headers: CIMultiDict[str]) -> list[Change]:
+        # The collections were listed before the delete (the intent's ids are their names).
+        changes: list[Change] = []
+        for name in intent.ids:
+            self._forget(intent.scope, name=name)
+            changes += await self._capture.collection_state(intent.scope, name, headers)
+        return changes
+
+    def _forget(self, scope: Scope, name: str) -> None:
+        for cid, spec in list(self._specs.items()):
+            if spec.key == CollectionKey(name, scope.tenant, scope.database):
+                del self._specs[cid]
+
+    async def recover(self) -> int:
+        """Capture again every intent a crash (or an unreachable primary) left behind."""
+        recovered = 0
+        for intent_id, data in await self._journal.pending_intents():
+            if intent_id in self._in_flight:
+                continue
+            intent = Intent.decode(data)
+            async with self._locks.hold((intent.scope, intent.collection)):
+                await self._settle(intent, intent_id, credentials(CIMultiDict()))
+            recovered += 1
+        return recovered
