@@ -121,6 +121,15 @@ class MetricsConfig(_Section):
     )
 
 
+class AdminConfig(_Section):
+    enabled: bool = Field(True, description="Serve the admin API on its own port.")
+    host: str = Field("127.0.0.1", description="Admin API address (loopback by default).")
+    port: int = Field(8081, ge=1, le=65535, description="Admin API port.")
+    token: SecretStr | None = Field(
+        None, description="Bearer token for the admin API; prefer VECBRIDGE_ADMIN__TOKEN."
+    )
+
+
 class FaultsConfig(_Section):
     enabled: bool = Field(False, description="Allow fault injection via POST /-/faults (tests).")
 
@@ -139,6 +148,7 @@ class Config(_Section):
     shadow: ShadowConfig = Field(default_factory=ShadowConfig)  # type: ignore[arg-type]
     canary: CanaryConfig = Field(default_factory=CanaryConfig)  # type: ignore[arg-type]
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # type: ignore[arg-type]
+    admin: AdminConfig = Field(default_factory=AdminConfig)  # type: ignore[arg-type]
     faults: FaultsConfig = Field(default_factory=FaultsConfig)  # type: ignore[arg-type]
 
 
@@ -202,7 +212,9 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             if not isinstance(child, dict):
                 raise ConfigError(f"env {name}: {'.'.join(parts)} is not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+        # Secrets stay strings even when they look like numbers or booleans.
+        as_string = parts[-1] in ("api_key", "token", "url", "path", "host")
+        node[parts[-1]] = value if as_string else (yaml.safe_load(value) if value else None)
 
 
 def _resolve_paths(config: Config, base_dir: Path) -> Config:
@@ -216,4 +228,6 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
             node[field_path[-1]] = base_dir / value
     if config.target.api_key is not None:
         data["target"]["api_key"] = config.target.api_key
+    if config.admin.token is not None:
+        data["admin"]["token"] = config.admin.token
     return Config.model_validate(data)

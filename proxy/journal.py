@@ -89,9 +89,10 @@ class JournalStats:
 
 
 @dataclass
-class _Append:
-    changes: Sequence[Change]
-    resolve_intent: int | None
+class _Work:
+    """One caller's part of a group commit: runs inside the shared transaction."""
+
+    run: Callable[[sqlite3.Connection, float], int]
     done: asyncio.Future[int]
 
 
@@ -103,7 +104,7 @@ class Journal:
         self._group_commit_max = group_commit_max
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._conn: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Append] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Work] = asyncio.Queue()
         self._tasks = TaskGroup("journal")
         self._appended = asyncio.Event()
 
@@ -137,15 +138,11 @@ class Journal:
             raise RuntimeError("journal is not open")
         return self._conn
 
-    # appends (group commit) ----------------------------------------------------
-    async def append(self, changes: Sequence[Change], resolve_intent: int | None = None) -> int:
-        """Durably append changes in order; returns the last seq (0 when none were given).
-
-        ``resolve_intent`` is removed in the same transaction, so a crash can never leave
-        both an intent and its changes, nor neither.
-        """
+    # group commit ------------------------------------------------------------------
+    async def _transact(self, run: Callable[[sqlite3.Connection, float], int]) -> int:
+        """Run ``run`` inside the next group-committed transaction; returns once durable."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Append(changes, resolve_intent, done))
+        await self._queue.put(_Work(run, done))
         return await done
 
     async def _commit_loop(self) -> None:
@@ -160,33 +157,44 @@ class Journal:
                     if not item.done.done():
                         item.done.set_exception(exc)
                 continue
-            for item, seq in zip(batch, results, strict=True):
+            for item, result in zip(batch, results, strict=True):
                 if not item.done.done():
-                    item.done.set_result(seq)
+                    item.done.set_result(result)
             self._appended.set()
 
-    def _commit_sync(self, batch: list[_Append]) -> list[int]:
+    def _commit_sync(self, batch: list[_Work]) -> list[int]:
         db = self._db
         now = time.time()
-        results: list[int] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for item in batch:
-                last = 0
-                for change in item.changes:
-                    cur = db.execute(
-                        "INSERT INTO entries (created, kind, collection, body) VALUES (?,?,?,?)",
-                        (now, change_kind(change), str(change.collection), encode_change(change)),
-                    )
-                    last = int(cur.lastrowid or 0)
-                if item.resolve_intent is not None:
-                    db.execute("DELETE FROM intents WHERE id = ?", (item.resolve_intent,))
-                results.append(last)
+            results = [item.run(db, now) for item in batch]
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return results
+
+    async def append(self, changes: Sequence[Change], resolve_intent: int | None = None) -> int:
+        """Durably append changes in order; returns the last seq (0 when none were given).
+
+        ``resolve_intent`` is removed in the same transaction, so a crash can never leave
+        both an intent and its changes, nor neither.
+        """
+        encoded = [(change_kind(c), str(c.collection), encode_change(c)) for c in changes]
+
+        def run(db: sqlite3.Connection, now: float) -> int:
+            last = 0
+            for kind, collection, body in encoded:
+                cur = db.execute(
+                    "INSERT INTO entries (created, kind, collection, body) VALUES (?,?,?,?)",
+                    (now, kind, collection, body),
+                )
+                last = int(cur.lastrowid or 0)
+            if resolve_intent is not None:
+                db.execute("DELETE FROM intents WHERE id = ?", (resolve_intent,))
+            return last
+
+        return await self._transact(run)
 
     async def wait_appended(self, timeout: float) -> None:
         """Sleep until something is appended (or the timeout passes)."""
@@ -200,17 +208,20 @@ class Journal:
     async def begin_intent(self, body: bytes) -> int:
         """Durably record that a write is about to be forwarded."""
 
-        def insert() -> int:
-            cur = self._db.execute(
-                "INSERT INTO intents (created, body) VALUES (?, ?)", (time.time(), body)
-            )
+        def run(db: sqlite3.Connection, now: float) -> int:
+            cur = db.execute("INSERT INTO intents (created, body) VALUES (?, ?)", (now, body))
             return int(cur.lastrowid or 0)
 
-        return await self._run(insert)
+        return await self._transact(run)
 
     async def drop_intent(self, intent_id: int) -> None:
         """The write failed at the primary: nothing to capture."""
-        await self._run(lambda: self._db.execute("DELETE FROM intents WHERE id = ?", (intent_id,)))
+
+        def run(db: sqlite3.Connection, now: float) -> int:
+            db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
+            return 0
+
+        await self._transact(run)
 
     async def pending_intents(self) -> list[tuple[int, bytes]]:
         rows = await self._run(

@@ -28,6 +28,7 @@ from proxy.health import HealthMonitor
 from proxy.journal import Journal
 from proxy.metrics import Metrics
 from proxy.phases import Phases
+from proxy.reads import ReadPath
 from proxy.state import StateStore
 from proxy.stores import open_target
 from proxy.tasks import TaskGroup
@@ -50,6 +51,7 @@ class Proxy:
     primary: Forwarder
     target: VectorStore
     writes: WritePipeline
+    reads: ReadPath
     applier: Applier
     health: HealthMonitor
     tasks: TaskGroup
@@ -99,8 +101,8 @@ async def handle_app_request(request: web.Request) -> web.StreamResponse:
                 route, request.method, request.raw_path, headers, body
             )
         else:
-            upstream = await proxy.primary.send(
-                request.method, request.raw_path, headers, body, route=route.name
+            upstream = await proxy.reads.handle(
+                route, request.method, request.raw_path, headers, body
             )
     except UpstreamUnavailable as exc:
         status = 504 if exc.timed_out else 502
@@ -174,12 +176,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     if config.faults.enabled:
         target = FaultyStore(target)  # type: ignore[assignment]
     writes = WritePipeline(primary, journal, events, lambda: phases.dual_write)
+    reads = ReadPath(primary)
     applier = Applier(journal, target, events, config.applier)
     health = HealthMonitor(primary, target, metrics)
     tasks = TaskGroup("proxy")
     proxy = Proxy(
         config, source_url, events, metrics, journal, state, phases, primary, target, writes,
-        applier, health, tasks, time.time(),
+        reads, applier, health, tasks, time.time(),
     )  # fmt: skip
     app[PROXY_KEY] = proxy
     await health.check_once()

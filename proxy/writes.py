@@ -23,11 +23,11 @@ from multidict import CIMultiDict
 from adapters.base import CollectionKey, CollectionSpec
 from proxy.capture import CaptureFailed, ChromaCapture, Scope, credentials
 from proxy.changes import Change, DropCollection, PutCollection, RenameCollection
-from proxy.dialects.chroma import Route
+from proxy.dialects.chroma import Route, is_record_write
 from proxy.events import EventBus, WriteJournaled, WriteUnmirrored
 from proxy.forwarder import Forwarder, UpstreamResponse
 from proxy.journal import Journal
-from proxy.locks import KeyedLocks
+from proxy.locks import WriteLocks
 
 log = logging.getLogger("vecbridge.writes")
 
@@ -56,6 +56,27 @@ class Intent:
         return Scope(self.tenant, self.database)
 
 
+def _parse(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _named_ids(route: Route, parsed: Any) -> list[str] | None:
+    """The ids a record write names itself (None for writes that need the whole collection)."""
+    if not is_record_write(route) or not isinstance(parsed, dict):
+        return None
+    if route.name == "delete" and (parsed.get("where") or parsed.get("where_document")):
+        return None
+    ids = parsed.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return None
+    return ids
+
+
 class WritePipeline:
     """Forwards writes and journals their effect; see the module docstring."""
 
@@ -71,7 +92,7 @@ class WritePipeline:
         self._journal = journal
         self._events = events
         self._mirroring = mirroring
-        self._locks = KeyedLocks()
+        self._locks = WriteLocks()
         self._specs: dict[str, CollectionSpec] = {}  # collection UUID -> spec
         self._in_flight: set[int] = set()  # intents a live request is still settling
 
@@ -80,18 +101,28 @@ class WritePipeline:
     ) -> UpstreamResponse:
         if not self._mirroring():
             return await self._forward(route, method, path_qs, headers, body)
+        parsed = _parse(body)
         scope = Scope(route.tenant, route.database)
-        async with self._locks.hold((scope, route.collection)):
-            if route.name == "delete_collection":
+        ids = _named_ids(route, parsed)
+        if ids is not None:
+            async with self._locks.ids((scope, route.collection), ids):
+                return await self._write(route, scope, method, path_qs, headers, body, parsed)
+        if route.name == "create_collection":
+            name = parsed.get("name") if isinstance(parsed, dict) else None
+            async with self._locks.collection((scope, f"name:{name}")):
+                return await self._write(route, scope, method, path_qs, headers, body, parsed)
+        if route.name == "delete_collection":
+            async with self._locks.collection((scope, f"name:{route.collection}")):
                 # Record writes lock by UUID: hold that lock too, so a drop can never be
                 # journaled ahead of an add the primary applied before it.
                 spec = await self._capture.collection_by_name(
                     scope, route.collection, credentials(headers)
                 )
-                if spec is not None and spec.source_id is not None:
-                    async with self._locks.hold((scope, spec.source_id)):
-                        return await self._write(route, scope, method, path_qs, headers, body)
-            return await self._write(route, scope, method, path_qs, headers, body)
+                uuid = spec.source_id if spec is not None else None
+                async with self._locks.collection((scope, uuid)):
+                    return await self._write(route, scope, method, path_qs, headers, body, parsed)
+        async with self._locks.collection((scope, route.collection)):
+            return await self._write(route, scope, method, path_qs, headers, body, parsed)
 
     async def _write(
         self,
@@ -101,9 +132,10 @@ class WritePipeline:
         path_qs: str,
         headers: CIMultiDict[str],
         body: bytes,
+        parsed: Any,
     ) -> UpstreamResponse:
         """Intent, forward, capture, journal (see the module docstring)."""
-        intent = await self._plan(route, scope, headers, body)
+        intent = await self._plan(route, scope, headers, parsed)
         if intent is None:
             self._events.emit(WriteUnmirrored(route.name, "unparsed"))
             return await self._forward(route, method, path_qs, headers, body)
@@ -129,15 +161,9 @@ class WritePipeline:
         return await self._primary.send(method, path_qs, headers, body, route=route.name)
 
     async def _plan(
-        self, route: Route, scope: Scope, headers: CIMultiDict[str], body: bytes
+        self, route: Route, scope: Scope, headers: CIMultiDict[str], parsed: Any
     ) -> Intent | None:
         """The intent of a write, or None when it cannot be understood (forward it as is)."""
-        parsed: Any = None
-        if body:
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                return None
         base = {"route": route.name, "tenant": scope.tenant, "database": scope.database}
         if route.name == "create_collection":
             name = parsed.get("name") if isinstance(parsed, dict) else None
@@ -243,7 +269,10 @@ class WritePipeline:
             if intent_id in self._in_flight:
                 continue
             intent = Intent.decode(data)
-            async with self._locks.hold((intent.scope, intent.collection)):
+            key = intent.collection
+            if intent.route in ("create_collection", "delete_collection"):
+                key = f"name:{key}"
+            async with self._locks.collection((intent.scope, key)):
                 await self._settle(intent, intent_id, credentials(CIMultiDict()))
             recovered += 1
         return recovered
