@@ -223,6 +223,41 @@ def _id_filter(target: ReadTarget, request: QueryRequest, plan: _Plan) -> models
 _Scored = tuple[float, tuple[int, str], float, Hit]  # distance, order key, score, hit
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """A query vector and how Qdrant scores for it become Chroma distances.
+
+    Chroma normalises a cosine query as ``q / (|q|_f32 + 1e-32)``: for ordinary vectors
+    that is ``q / |q|``, but a tiny one (|q| below ~1e-19) keeps a norm far from 1, and
+    Chroma's distance is ``1 - norm * cos``. Qdrant returns plain ``cos``: ``scale``
+    carries the norm over. Distances are float32, as Chroma computes them.
+    """
+
+    space: Space
+    query: list[float]
+    scale: float
+
+    @classmethod
+    def of(cls, space: Space, vector: Any) -> _Scoring:
+        q = np.asarray(vector, dtype=np.float32)
+        scale = 1.0
+        if space is Space.COSINE:
+            norm32 = np.sqrt(np.sum(q * q, dtype=np.float32)) + np.float32(1e-32)
+            scale = float(np.linalg.norm(q.astype(np.float64)) / float(norm32))
+        return cls(space, [float(x) for x in q], scale)
+
+    def distance(self, score: float) -> float:
+        if self.space is Space.L2:
+            distance = float(score) ** 2
+        else:
+            distance = 1.0 - self.scale * float(score)
+        return float(np.float32(distance))
+
+    @property
+    def ordinary(self) -> bool:
+        return abs(self.scale - 1.0) < 1e-3
+
+
 def _query_one(
     target: ReadTarget,
     plan: _Plan,
@@ -232,16 +267,17 @@ def _query_one(
 ) -> list[Hit]:
     if request.k == 0:
         return []
-    query = np.asarray(vector, dtype=np.float32).tolist()
+    scoring = _Scoring.of(target.space, vector)
     # A little more than k so equal distances at the cut can be ordered like Chroma.
     wanted = request.k + TIE_SLACK
-    hits = _nearest(target, plan, flt, query, request, wanted, None)
+    hits = _nearest(target, plan, flt, scoring, request, wanted, None)
     hits.sort(key=lambda h: (h[0], h[1]))
     if len(hits) >= wanted and hits[request.k - 1][0] == hits[-1][0]:
         # The tie at the cut runs past what we fetched (zero or duplicate vectors):
         # fetch the whole tie group, Chroma orders it by insertion.
-        threshold = _loosened(target.space, hits[request.k - 1][2])
-        hits = _nearest(target, plan, flt, query, request, TIE_CAP, threshold)
+        cut = hits[request.k - 1][2]
+        threshold = _loosened(target.space, cut) if scoring.ordinary else None
+        hits = _nearest(target, plan, flt, scoring, request, TIE_CAP, threshold)
         hits.sort(key=lambda h: (h[0], h[1]))
     return [h[3] for h in hits[: request.k]]
 
@@ -256,7 +292,7 @@ def _nearest(
     target: ReadTarget,
     plan: _Plan,
     flt: models.Filter | None,
-    query: list[float],
+    scoring: _Scoring,
     request: QueryRequest,
     wanted: int,
     threshold: float | None,
@@ -267,7 +303,7 @@ def _nearest(
     while len(hits) < wanted:
         points = target.client.query_points(
             target.collection,
-            query=query,
+            query=scoring.query,
             query_filter=flt,
             limit=page,
             offset=offset,
@@ -279,7 +315,7 @@ def _nearest(
         for point in points:
             record = _record(point, request.with_embeddings)
             if _keep(target, plan, record):
-                distance = chroma_distance(target.space, point.score)
+                distance = scoring.distance(point.score)
                 hits.append((distance, _order_key(point), point.score, Hit(record, distance)))
         if len(points) < page:
             break
@@ -301,7 +337,5 @@ def _is_local(client: QdrantClient) -> bool:
 
 
 def chroma_distance(space: Space, score: float) -> float:
-    """Qdrant score -> Chroma distance: squared l2, 1 - cosine, 1 - dot."""
-    if space is Space.L2:
-        return float(score) ** 2
-    return 1.0 - float(score)
+    """Qdrant score -> Chroma distance for an ordinary query: squared l2, 1 - cos, 1 - dot."""
+    return _Scoring(space, [], 1.0).distance(score)

@@ -29,7 +29,14 @@ CREDENTIAL_HEADERS = ("Authorization", "X-Chroma-Token", "Cookie")
 
 
 class CaptureFailed(Exception):
-    """The primary could not tell us its current state; the intent stays for a retry."""
+    """The primary could not tell us its current state; the intent stays for a retry.
+
+    ``status`` is the primary's HTTP status when it answered (None when unreachable).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,9 @@ class ChromaCapture:
         if resp.status == 404:
             return None
         if not resp.ok:
-            raise CaptureFailed(f"{method} {path} -> {resp.status}: {resp.body[:200]!r}")
+            raise CaptureFailed(
+                f"{method} {path} -> {resp.status}: {resp.body[:200]!r}", status=resp.status
+            )
         return orjson.loads(resp.body)
 
     async def collection_by_id(

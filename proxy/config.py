@@ -110,9 +110,64 @@ class ShadowConfig(_Section):
     worst_kept: int = Field(50, ge=0, description="Worst mismatches kept for GET /-/shadow.")
 
 
+class RampStep(_Section):
+    percent: float = Field(ge=0.0, le=100.0, description="Canary share during this step.")
+    min_seconds: float = Field(60.0, ge=0.0, description="Stay at least this long on the step.")
+    analysis: bool = Field(True, description="Advance only when the guard's analysis passes.")
+
+
+class RampConfig(_Section):
+    enabled: bool = Field(False, description="Walk the steps on its own while in canary.")
+    steps: tuple[RampStep, ...] = Field((), description="Canary steps, in order.")
+    check_seconds: float = Field(1.0, gt=0, description="How often the ramp looks at its step.")
+
+
 class CanaryConfig(_Section):
     percent: float = Field(0.0, ge=0.0, le=100.0, description="Share of reads from the new store.")
     sticky_header: str | None = Field(None, description="Header that keys stickiness (tenant...).")
+    ramp: RampConfig = Field(default_factory=RampConfig)  # type: ignore[arg-type]
+
+
+class GuardConfig(_Section):
+    enabled: bool = Field(True, description="Roll back on its own when a rule is breached.")
+    window_seconds: float = Field(60.0, gt=0, description="Sliding window the rules look at.")
+    min_samples: int = Field(20, ge=1, description="Samples a rule needs before it can trip.")
+    check_seconds: float = Field(0.5, gt=0, description="How often the rules are evaluated.")
+    max_error_rate: float | None = Field(
+        0.05, ge=0.0, le=1.0, description="New-store error share of canary reads; null = off."
+    )
+    max_latency_delta_p50_seconds: float | None = Field(
+        0.1, ge=0.0, description="New minus old p50 read latency; null = off."
+    )
+    max_latency_delta_p99_seconds: float | None = Field(
+        0.5, ge=0.0, description="New minus old p99 read latency; null = off."
+    )
+    min_recall: float | None = Field(
+        0.9, ge=0.0, le=1.0, description="Mean shadow recall@k below this trips; null = off."
+    )
+    max_journal_lag_seconds: float | None = Field(
+        60.0, ge=0.0, description="Age of the oldest unapplied entry; null = off."
+    )
+    max_journal_lag_entries: int | None = Field(
+        None, ge=0, description="Unapplied journal entries; null = off."
+    )
+
+
+class WebhookEndpoint(_Section):
+    url: str = Field(description="Where alerts are POSTed (kept out of logs).")
+    format: Literal["json", "slack"] = Field("json", description="Payload shape.")
+
+
+class WebhooksConfig(_Section):
+    endpoints: tuple[WebhookEndpoint, ...] = Field((), description="Alert receivers.")
+    timeout_seconds: float = Field(5.0, gt=0, description="Per-POST timeout.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of a failed POST.")
+
+
+class ReloadConfig(_Section):
+    watch_seconds: float | None = Field(
+        2.0, gt=0, description="Poll the config file for changes this often; null = SIGHUP only."
+    )
 
 
 class MetricsConfig(_Section):
@@ -134,6 +189,14 @@ class FaultsConfig(_Section):
     enabled: bool = Field(False, description="Allow fault injection via POST /-/faults (tests).")
 
 
+class ValidationConfig(_Section):
+    min_recall: float = Field(0.95, ge=0.0, le=1.0, description="Lowest mean recall@k that passes.")
+    k: int = Field(10, ge=1, le=1000, description="Neighbours compared per test query.")
+    sample_size: int = Field(1000, ge=1, description="Records compared by a sampled validate.")
+    queries: int = Field(20, ge=0, description="Test queries sampled from the data.")
+    vector_tolerance: float = Field(1e-6, ge=0, description="Largest vector element difference.")
+
+
 class Config(_Section):
     """The whole configuration of one proxy."""
 
@@ -150,6 +213,10 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # type: ignore[arg-type]
     admin: AdminConfig = Field(default_factory=AdminConfig)  # type: ignore[arg-type]
     faults: FaultsConfig = Field(default_factory=FaultsConfig)  # type: ignore[arg-type]
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)  # type: ignore[arg-type]
+    guard: GuardConfig = Field(default_factory=GuardConfig)  # type: ignore[arg-type]
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)  # type: ignore[arg-type]
+    reload: ReloadConfig = Field(default_factory=ReloadConfig)  # type: ignore[arg-type]
 
 
 _PATH_FIELDS = (
@@ -224,7 +291,7 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
         for part in field_path[:-1]:
             node = node[part]
         value = node[field_path[-1]]
-        if value is not None and not Path(value).is_absolute():
+        if value is not None and str(value) != ":memory:" and not Path(value).is_absolute():
             node[field_path[-1]] = base_dir / value
     if config.target.api_key is not None:
         data["target"]["api_key"] = config.target.api_key

@@ -79,6 +79,89 @@ class DeadLettered:
     error: str
 
 
+# -- read-path events the guard consumes (emitted by proxy/reads.py) -----------------------
+
+
+@dataclass(frozen=True)
+class CanaryRead:
+    """A read the NEW store (target) was asked to answer for the app.
+
+    Emitted once per canary read (and, from cutover on, once per read the new store
+    serves). ``outcome``: "served" (the new store's answer went to the app) or
+    "fallback" (the new store failed and the primary answered instead). ``error`` is
+    None when the new store answered, else a short error class/message (no user data).
+    ``seconds`` is the time spent waiting on the new store, failed or not.
+    """
+
+    route: str
+    collection: str
+    outcome: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ShadowCompared:
+    """A sampled read was answered by both stores and the results compared.
+
+    ``category`` is one of match|missing_ids|extra_ids|order|distance|metadata|error|
+    timeout. ``recall`` is recall@k of the secondary against the primary for queries
+    (None for get/count or when the secondary failed). ``secondary`` names the store
+    that answered the shadow read ("target" before cutover, "source" from cutover on);
+    ``secondary_seconds`` is its latency (None when it failed or timed out).
+    """
+
+    route: str
+    collection: str
+    category: str
+    recall: float | None
+    k: int
+    primary_seconds: float
+    secondary_seconds: float | None
+    secondary: str = "target"
+
+
+# -- migration control events (emitted by proxy/control.py, proxy/guard_watch.py) ---------
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    """The persisted phase moved (``reason`` says who/why; ``forced`` skipped checks)."""
+
+    from_phase: str
+    to_phase: str
+    reason: str
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class GuardTripped:
+    """A rollback happened for ``reason`` (error_rate|latency_p50|latency_p99|recall|
+    journal_lag|manual); ``detail`` is the human-readable measurement, ``phase`` the
+    phase rolled back from. ``automatic`` rollbacks latch the guard until re-armed."""
+
+    reason: str
+    detail: str
+    phase: str
+    automatic: bool = True
+
+
+@dataclass(frozen=True)
+class GuardRearmed:
+    """An operator re-armed a tripped guard."""
+
+    previous_reason: str | None
+
+
+@dataclass(frozen=True)
+class CanaryChanged:
+    """The canary percentage (0..100) or shadow sample rate (0..1) now in force."""
+
+    percent: float
+    shadow_sample_rate: float
+    source: str
+
+
 class EventBus:
     """Synchronous publish/subscribe by event type."""
 

@@ -25,7 +25,7 @@ from proxy.capture import CaptureFailed, ChromaCapture, Scope, credentials
 from proxy.changes import Change, DropCollection, PutCollection, RenameCollection
 from proxy.dialects.chroma import Route, is_record_write
 from proxy.events import EventBus, WriteJournaled, WriteUnmirrored
-from proxy.forwarder import Forwarder, UpstreamResponse
+from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 from proxy.journal import Journal
 from proxy.locks import WriteLocks
 
@@ -135,7 +135,13 @@ class WritePipeline:
         parsed: Any,
     ) -> UpstreamResponse:
         """Intent, forward, capture, journal (see the module docstring)."""
-        intent = await self._plan(route, scope, headers, parsed)
+        try:
+            intent = await self._plan(route, scope, headers, parsed)
+        except CaptureFailed as exc:
+            if exc.status is None or exc.status >= 500:
+                # Forwarding now could apply a write we cannot capture: refuse it instead.
+                raise UpstreamUnavailable(f"source cannot be read back: {exc}") from exc
+            intent = None  # the primary rejects this request; let it say so itself
         if intent is None:
             self._events.emit(WriteUnmirrored(route.name, "unparsed"))
             return await self._forward(route, method, path_qs, headers, body)

@@ -74,23 +74,44 @@ def _assert_rows(chroma: dict[str, Any], ours: dict[str, Any], i: int | None) ->
 DistanceOf = Callable[[int, str], float]
 
 
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
+
+
+def _same_ranking(xs: list[str], ys: list[str], dist: Callable[[str], float]) -> bool:
+    """Equal lists, or different only among rows at equal distance (ties)."""
+    return len(xs) == len(ys) and all(_close(dist(x), dist(y)) for x, y in zip(xs, ys))
+
+
 def _assert_query_row(
-    chroma: dict[str, Any], ours: dict[str, Any], i: int, distance_of: DistanceOf
-) -> None:
+    chroma: dict[str, Any],
+    ours: dict[str, Any],
+    i: int,
+    distance_of: DistanceOf,
+    candidates: list[str],
+) -> int:
+    """Compare one query row; returns 1 when Chroma missed a closer row (chroma#7758)."""
     cids, oids = chroma["ids"][i], ours["ids"][i]
-    assert len(cids) == len(oids), f"row {i}: chroma {cids} ours {oids}"
-    cd = chroma["distances"][i] if chroma["distances"] is not None else None
-    od = ours["distances"][i] if ours["distances"] is not None else None
-    if cd is not None and od is not None:
-        for a, b in zip(cd, od, strict=True):
-            assert abs(a - b) <= TOLERANCE * max(1.0, abs(a)), f"distances {cd} vs {od}"
-    if cids != oids:
-        # Only equal distances (ties) may come back in another order or selection:
-        # Chroma picks among tied rows arbitrarily (a documented difference).
-        for cid, oid in zip(cids, oids, strict=True):
-            a, b = distance_of(i, cid), distance_of(i, oid)
-            assert abs(a - b) <= TOLERANCE * max(1.0, abs(a)), f"not a tie: {cids} vs {oids}"
+
+    def dist(rid: str) -> float:
+        return distance_of(i, rid)
+
+    # Ours must be the exact top-k of the rows Chroma's own (exact) get selects.
+    exact = sorted(candidates, key=dist)[: len(oids)]
+    assert _same_ranking(exact, oids, dist), f"not the exact top-k: {oids} vs {exact}"
+    if chroma["distances"] is not None:
+        assert all(_close(dist(r), d) for r, d in zip(oids, ours["distances"][i])), "distances"
     _assert_rows(chroma, ours, i)
+    if _same_ranking(cids, oids, dist):
+        if chroma["distances"] is not None:
+            for a, b in zip(chroma["distances"][i], ours["distances"][i], strict=True):
+                assert _close(a, b), f"distances {chroma['distances'][i]} vs {ours['distances'][i]}"
+        return 0
+    # Documented difference: Chroma's HNSW skipped live rows closer than its last hit.
+    assert len(cids) <= len(oids), f"chroma returned more: {cids} vs {oids}"
+    missed = [r for r in oids if r not in cids]
+    assert missed and all(dist(r) < dist(cids[-1]) + TOLERANCE for r in missed if cids)
+    return 1
 
 
 def assert_same_answer(
@@ -98,24 +119,26 @@ def assert_same_answer(
     chroma: tuple[int, Any],
     ours: tuple[int, Any],
     distance_of: DistanceOf | None = None,
-) -> None:
-    """The proxy's answer equals Chroma's (see module docs of the differential suite)."""
+    candidates: list[str] | None = None,
+) -> int:
+    """The proxy's answer equals Chroma's, up to documented differences (returned count)."""
     (cs, cj), (os_, oj) = chroma, ours
     assert cs == os_, f"status: chroma {cs} {cj} ours {os_} {oj}"
     if cs != 200:
         assert cj["error"] == oj["error"], f"error: chroma {cj} ours {oj}"
-        return
+        return 0
     assert set(cj) == set(oj), f"keys: {sorted(cj)} vs {sorted(oj)}"
     assert cj["include"] == oj["include"]
     if verb == "get":
         assert cj["ids"] == oj["ids"], f"ids: chroma {cj['ids']} ours {oj['ids']}"
         _assert_rows(cj, oj, None)
-        return
-    assert distance_of is not None
+        return 0
+    assert distance_of is not None and candidates is not None
     assert len(cj["ids"]) == len(oj["ids"])
     assert (cj["distances"] is None) == (oj["distances"] is None)
-    for i in range(len(cj["ids"])):
-        _assert_query_row(cj, oj, i, distance_of)
+    return sum(
+        _assert_query_row(cj, oj, i, distance_of, candidates) for i in range(len(cj["ids"]))
+    )
 
 
 def chroma_distance(space: str, query: Any, vector: Any) -> float:
@@ -125,5 +148,10 @@ def chroma_distance(space: str, query: Any, vector: Any) -> float:
         return float(((q - v) ** 2).sum())
     if space == "ip":
         return 1.0 - float(q @ v)
-    norms = float(np.linalg.norm(q) * np.linalg.norm(v))
-    return 1.0 - (float(q @ v) / norms if norms > 0 else 0.0)
+    # Chroma normalises x / (|x|_f32 + 1e-32): tiny vectors keep a norm far from 1.
+    def normalised(x: Any) -> Any:
+        x32 = np.asarray(x, dtype=np.float32)
+        norm32 = float(np.sqrt(np.sum(x32 * x32, dtype=np.float32)) + np.float32(1e-32))
+        return x32.astype(np.float64) / norm32
+
+    return 1.0 - float(normalised(query) @ normalised(vector))

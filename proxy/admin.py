@@ -1,0 +1,216 @@
+"""The admin API: the operator's HTTP interface, on its own port (``config.admin``).
+
+Routes (JSON in, JSON out; errors are ``{"error": "..."}``):
+
+    GET  /status                          the whole status document
+    POST /phase     {"phase", "force"?, "reason"?}
+    POST /canary    {"percent"}           0..100
+    POST /shadow    {"sample_rate"}       0..1
+    POST /rollback  {"reason"?}           canary/cutover -> shadow, canary 0
+    POST /rearm                           clear a tripped guard
+    POST /cutover   {"force"?}            refused while lag > 0 or validation failed
+    POST /finalize                        cutover -> finalized
+    POST /reload                          re-read the config file
+    POST /ramp      {"action": "pause"|"resume"}
+
+A refused action answers 409 with the reason, bad input 400, a missing or wrong
+bearer token 401. With a token configured every route needs ``Authorization: Bearer
+<token>`` (constant-time compare; the token is never logged). Without a token the API
+only starts on a loopback address.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy.config import AdminConfig, Phase
+from proxy.phases import IllegalTransition
+from proxy.server import PROXY_KEY, Proxy
+
+log = logging.getLogger("vecbridge.admin")
+
+MAIN_APP_KEY = web.AppKey("main_app", web.Application)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AdminRefused(RuntimeError):
+    """The admin API must not start with this configuration."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_token(config: AdminConfig) -> str | None:
+    """The configured token; an empty one counts as none (it would match "Bearer ")."""
+    token = None if config.token is None else config.token.get_secret_value().strip()
+    return token or None
+
+
+def check_admin_bind(config: AdminConfig) -> None:
+    """Refuse a non-loopback admin address without a token (off by default there)."""
+    if admin_token(config) is None and not is_loopback(config.host):
+        raise AdminRefused(
+            f"admin API not started: {config.host} is not a loopback address and no token "
+            "is set (set admin.token or VECBRIDGE_ADMIN__TOKEN)"
+        )
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _auth_middleware(token: str | None) -> Any:
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if expected is not None:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return web.Response(
+                    body=orjson.dumps({"error": "unauthorized"}), status=401,
+                    content_type="application/json",
+                    headers={"WWW-Authenticate": 'Bearer realm="vecbridge-admin"'},
+                )  # fmt: skip
+        try:
+            return await handler(request)
+        except IllegalTransition as exc:
+            return _json({"error": str(exc)}, 409)
+        except (ValueError, TypeError, KeyError) as exc:
+            return _json({"error": f"bad request: {exc}"}, 400)
+
+    return auth
+
+
+def _proxy(request: web.Request) -> Proxy:
+    return request.app[MAIN_APP_KEY][PROXY_KEY]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    value = orjson.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("the body must be a JSON object")
+    return value
+
+
+async def get_status(request: web.Request) -> web.Response:
+    from proxy.status import build_status
+
+    return _json(await build_status(_proxy(request)))
+
+
+async def post_phase(request: web.Request) -> web.Response:
+    body = await _body(request)
+    target = Phase(str(body["phase"]))
+    force = bool(body.get("force", False))
+    reason = str(body.get("reason") or "operator")
+    control = _proxy(request).control
+    if target is Phase.SHADOW and control.controller.phases.current in (Phase.CANARY, Phase.CUTOVER):
+        previous = await control.controller.rollback(reason)
+    else:
+        previous = await control.controller.move_to(target, force=force, reason=reason)
+    return _json({"from": previous.value, "to": target.value, "forced": force})
+
+
+async def post_canary(request: web.Request) -> web.Response:
+    percent = float((await _body(request))["percent"])
+    control = _proxy(request).control
+    applied = await control.controller.set_canary(percent, source="operator")
+    values = control.live.values
+    return _json({"percent": applied, "active_percent": values.canary_active_percent,
+                  "phase": values.phase.value})  # fmt: skip
+
+
+async def post_shadow(request: web.Request) -> web.Response:
+    rate = float((await _body(request))["sample_rate"])
+    values = _proxy(request).control.live.set_shadow_sample_rate(rate, source="operator")
+    return _json({"sample_rate": values.shadow_sample_rate})
+
+
+async def post_rollback(request: web.Request) -> web.Response:
+    reason = str((await _body(request)).get("reason") or "operator rollback")
+    previous = await _proxy(request).control.controller.rollback(reason)
+    return _json({"from": previous.value, "to": Phase.SHADOW.value, "reason": reason})
+
+
+async def post_rearm(request: web.Request) -> web.Response:
+    cleared = _proxy(request).control.guard.rearm()
+    return _json({"rearmed": True, "cleared": cleared})
+
+
+async def post_cutover(request: web.Request) -> web.Response:
+    force = bool((await _body(request)).get("force", False))
+    previous = await _proxy(request).control.controller.move_to(
+        Phase.CUTOVER, force=force, reason="cutover" + (" (forced)" if force else "")
+    )
+    return _json({"from": previous.value, "to": Phase.CUTOVER.value, "forced": force})
+
+
+async def post_finalize(request: web.Request) -> web.Response:
+    previous = await _proxy(request).control.controller.move_to(Phase.FINALIZED, reason="finalize")
+    return _json({"from": previous.value, "to": Phase.FINALIZED.value})
+
+
+async def post_reload(request: web.Request) -> web.Response:
+    result = _proxy(request).control.reloader.reload("admin")
+    return _json(result.__dict__, 200 if result.ok else 400)
+
+
+async def post_ramp(request: web.Request) -> web.Response:
+    action = str((await _body(request))["action"])
+    ramp = _proxy(request).control.ramp
+    if action == "pause":
+        ramp.pause()
+    elif action == "resume":
+        await ramp.resume()
+    else:
+        raise ValueError("action must be pause or resume")
+    return _json(ramp.status())
+
+
+def build_admin_app(main_app: web.Application, token: str | None) -> web.Application:
+    """The admin application; it reaches the proxy through ``main_app`` at request time."""
+    app = web.Application(middlewares=[_auth_middleware(token)], client_max_size=1024 * 1024)
+    app[MAIN_APP_KEY] = main_app
+    app.router.add_get("/status", get_status)
+    for path, handler in (
+        ("/phase", post_phase), ("/canary", post_canary), ("/shadow", post_shadow),
+        ("/rollback", post_rollback), ("/rearm", post_rearm), ("/cutover", post_cutover),
+        ("/finalize", post_finalize), ("/reload", post_reload), ("/ramp", post_ramp),
+    ):  # fmt: skip
+        app.router.add_post(path, handler)
+    return app
+
+
+async def start_admin(main_app: web.Application, config: AdminConfig) -> web.AppRunner | None:
+    """Serve the admin API next to the app, or log why not; returns its runner."""
+    if not config.enabled:
+        return None
+    try:
+        check_admin_bind(config)
+    except AdminRefused as exc:
+        log.error("%s", exc)
+        return None
+    token = admin_token(config)
+    runner = web.AppRunner(build_admin_app(main_app, token), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.host, config.port).start()
+    log.info("admin API on http://%s:%d (token %s)", config.host, config.port,
+             "required" if token else "not set: loopback only")  # fmt: skip
+    return runner

@@ -1,0 +1,102 @@
+"""Opening the source, target and journal for a CLI verb that runs in its own process.
+
+The source is the configured Chroma URL; with the embedded default (no URL) it is the
+embedded Chroma of a running proxy when one answers, else a Chroma started here on the
+same data directory for the duration of the verb. The target is opened like the proxy
+opens it; a local-mode target held by a running proxy fails with a message saying to
+go through the proxy's admin API instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from adapters.base import StoreUnavailable, VectorStore
+from adapters.chroma import ChromaStore
+from proxy.config import Config
+from proxy.embedded import EmbeddedChroma, EmbeddedChromaError, free_port
+from proxy.journal import Journal
+from proxy.stores import open_target
+
+
+class StoreOpenError(RuntimeError):
+    """A store could not be opened; the message says which and why."""
+
+
+@dataclass
+class Stores:
+    """What a migration verb works on."""
+
+    source: ChromaStore
+    target: VectorStore
+    journal: Journal
+
+
+@contextlib.asynccontextmanager
+async def open_source(config: Config) -> AsyncIterator[ChromaStore]:
+    """The source store, reachable, or ``StoreOpenError``."""
+    embedded: EmbeddedChroma | None = None
+    url = config.source.url
+    if url is None:
+        settings = config.source.embedded
+        url = f"http://{settings.host}:{settings.port}"
+        if not await _answers(url):
+            embedded = EmbeddedChroma(settings.path, settings.host, free_port(settings.host))
+            try:
+                await asyncio.to_thread(embedded.start, settings.startup_timeout_seconds)
+            except EmbeddedChromaError as exc:
+                raise StoreOpenError(f"cannot start the embedded source: {exc}") from exc
+            url = embedded.url
+    store = ChromaStore(url, timeout=config.upstream.request_timeout_seconds)
+    try:
+        if not await store.health():
+            raise StoreOpenError(f"source store unreachable at {url}")
+        yield store
+    finally:
+        await store.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _answers(url: str) -> bool:
+    probe = ChromaStore(url, timeout=2.0)
+    try:
+        return await probe.health()
+    finally:
+        await probe.close()
+
+
+async def open_target_checked(config: Config) -> VectorStore:
+    """The target, or ``StoreOpenError`` with a one-line reason."""
+    where = config.target.url or f"local path {config.target.path}"
+    try:
+        target = await open_target(config.target)
+    except StoreUnavailable as exc:
+        if "already accessed" in str(exc):
+            raise StoreOpenError(
+                f"target {where} is held by a running proxy (local mode allows one process): "
+                "enable its admin API, or stop it") from exc
+        raise StoreOpenError(f"target store unreachable at {where}: {exc}") from exc
+    health = getattr(target, "health", None)
+    if health is not None and not await health():
+        await target.close()
+        raise StoreOpenError(f"target store unreachable at {where}")
+    return target
+
+
+@contextlib.asynccontextmanager
+async def open_stores(config: Config) -> AsyncIterator[Stores]:
+    """Source, target and journal, closed again on exit."""
+    async with open_source(config) as source:
+        target = await open_target_checked(config)
+        try:
+            journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
+            try:
+                yield Stores(source, target, journal)
+            finally:
+                await journal.close()
+        finally:
+            await target.close()
