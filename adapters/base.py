@@ -195,9 +195,7 @@ class VectorStore(Protocol):
     async def get(self, key: CollectionKey, ids: Sequence[str]) -> list[Record]:
         """Full records for the ids that exist (embeddings included), in the order asked."""
 
-    async def scroll(
-        self, key: CollectionKey, cursor: str | None, limit: int
-    ) -> Page:
+    async def scroll(self, key: CollectionKey, cursor: str | None, limit: int) -> Page:
         """A page of full records in a stable order; pass ``next_cursor`` back to go on."""
 
     async def count(self, key: CollectionKey) -> int:

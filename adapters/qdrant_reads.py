@@ -80,7 +80,9 @@ def _keep(target: ReadTarget, plan: _Plan, record: Record) -> bool:
 
 def _payload(with_embeddings: bool) -> bool | models.PayloadSelectorExclude:
     # The base64 original is the bulk of a cosine payload: skip it unless asked.
-    return True if with_embeddings else models.PayloadSelectorExclude(exclude=[ORIGINAL_VECTOR_FIELD])
+    if with_embeddings:
+        return True
+    return models.PayloadSelectorExclude(exclude=[ORIGINAL_VECTOR_FIELD])
 
 
 def _record(point: Any, with_embeddings: bool) -> Record:
@@ -247,10 +249,8 @@ class _Scoring:
         return cls(space, [float(x) for x in q], scale)
 
     def distance(self, score: float) -> float:
-        if self.space is Space.L2:
-            distance = float(score) ** 2
-        else:
-            distance = 1.0 - self.scale * float(score)
+        value = float(score)
+        distance = value**2 if self.space is Space.L2 else 1.0 - self.scale * value
         return float(np.float32(distance))
 
     @property

@@ -24,9 +24,9 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from harness import ProxyProcess, new_port, proxy_config  # noqa: E402
+from harness import ProxyProcess, new_port, proxy_config
 
-from proxy.embedded import EmbeddedChroma  # noqa: E402
+from proxy.embedded import EmbeddedChroma
 
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"
 DIM = 384
@@ -68,8 +68,8 @@ async def _run(
         while time.perf_counter() < deadline:
             body = bodies[next(counter) % len(bodies)]
             started = time.perf_counter()
-            async with session.post(url, data=body,
-                                    headers={"Content-Type": "application/json"}) as resp:  # fmt: skip
+            headers = {"Content-Type": "application/json"}
+            async with session.post(url, data=body, headers=headers) as resp:
                 await resp.read()
                 if resp.status >= 300:
                     raise RuntimeError(f"{url} -> {resp.status}")

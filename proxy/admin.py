@@ -31,7 +31,7 @@ import orjson
 from aiohttp import web
 
 from proxy.config import AdminConfig, Phase
-from proxy.phases import IllegalTransition
+from proxy.phases import ROLLBACK_FROM, IllegalTransition
 from proxy.server import PROXY_KEY, Proxy
 
 log = logging.getLogger("vecbridge.admin")
@@ -121,7 +121,8 @@ async def post_phase(request: web.Request) -> web.Response:
     force = bool(body.get("force", False))
     reason = str(body.get("reason") or "operator")
     control = _proxy(request).control
-    if target is Phase.SHADOW and control.controller.phases.current in (Phase.CANARY, Phase.CUTOVER):
+    # 'phase shadow' from canary/cutover IS a rollback: canary 0, reason recorded, alert.
+    if target is Phase.SHADOW and control.controller.phases.current in ROLLBACK_FROM:
         previous = await control.controller.rollback(reason)
     else:
         previous = await control.controller.move_to(target, force=force, reason=reason)
@@ -210,7 +211,13 @@ async def start_admin(main_app: web.Application, config: AdminConfig) -> web.App
     token = admin_token(config)
     runner = web.AppRunner(build_admin_app(main_app, token), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, config.host, config.port).start()
+    try:
+        await web.TCPSite(runner, config.host, config.port).start()
+    except OSError as exc:
+        # The app keeps serving: losing the admin API must not take the migration down.
+        log.error("admin API not started on %s:%d: %s", config.host, config.port, exc.strerror)
+        await runner.cleanup()
+        return None
     log.info("admin API on http://%s:%d (token %s)", config.host, config.port,
              "required" if token else "not set: loopback only")  # fmt: skip
     return runner

@@ -14,6 +14,7 @@ dead-letter table, so one poisoned entry never blocks the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -95,10 +96,8 @@ async def apply_change(store: VectorStore, change: Change) -> None:
     elif isinstance(change, UpsertRecords):
         await store.upsert(change.spec, change.records)
     else:
-        try:
+        with contextlib.suppress(CollectionMissing):
             await store.delete(change.key, change.ids)
-        except CollectionMissing:
-            pass
 
 
 async def _apply_group(store: VectorStore, group: _Group) -> None:

@@ -62,9 +62,7 @@ def spec_from_chroma(body: dict[str, Any]) -> CollectionSpec:
     """A CollectionSpec from Chroma's collection JSON."""
     configuration = body.get("configuration_json") or {}
     metadata = body.get("metadata")
-    space = ((configuration.get("hnsw") or {}).get("space")) or (
-        (metadata or {}).get("hnsw:space")
-    )
+    space = ((configuration.get("hnsw") or {}).get("space")) or ((metadata or {}).get("hnsw:space"))
     return CollectionSpec(
         key=CollectionKey(name=body["name"], tenant=body["tenant"], database=body["database"]),
         space=Space(space or "l2"),
@@ -89,7 +87,9 @@ def records_from_chroma(body: dict[str, Any]) -> list[Record]:
             document=doc,
             uri=uri,
         )
-        for id_, emb, meta, doc, uri in zip(ids, embeddings, metadatas, documents, uris, strict=True)
+        for id_, emb, meta, doc, uri in zip(
+            ids, embeddings, metadatas, documents, uris, strict=True
+        )
     ]
 
 
@@ -127,7 +127,9 @@ class ChromaCapture:
         body = await self._call("GET", f"{scope.prefix}/collections/{name}", headers)
         return None if body is None else spec_from_chroma(body)
 
-    async def list_collections(self, scope: Scope, headers: CIMultiDict[str]) -> list[CollectionSpec]:
+    async def list_collections(
+        self, scope: Scope, headers: CIMultiDict[str]
+    ) -> list[CollectionSpec]:
         specs: list[CollectionSpec] = []
         offset = 0
         while True:

@@ -181,4 +181,6 @@ def _record_to_json(record: Record) -> dict[str, Any]:
 
 def _record_from_json(raw: dict[str, Any]) -> Record:
     embedding = None if raw["e"] is None else decode_vector(raw["e"])
-    return Record(id=raw["id"], embedding=embedding, metadata=raw["m"], document=raw["d"], uri=raw["u"])
+    return Record(
+        id=raw["id"], embedding=embedding, metadata=raw["m"], document=raw["d"], uri=raw["u"]
+    )

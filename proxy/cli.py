@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from proxy import admin_cli, migrate_cli
 from proxy.config import Config, ConfigError, load_config
 
 log = logging.getLogger("vecbridge")
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--url", help="proxy base URL (default: from the config)")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_status)
+    migrate_cli.register(verbs)
+    admin_cli.register(verbs)  # phase, canary, rollback, cutover... (admin API)
     return parser
 
 

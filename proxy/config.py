@@ -55,17 +55,25 @@ class EmbeddedChromaConfig(_Section):
 
 class SourceConfig(_Section):
     engine: Literal["chroma"] = Field("chroma", description="Engine of the store the app uses now.")
-    url: str | None = Field(None, description="Base URL of the source; null starts an embedded one.")
+    url: str | None = Field(
+        None, description="Base URL of the source; null starts an embedded one."
+    )
     embedded: EmbeddedChromaConfig = Field(default_factory=EmbeddedChromaConfig)  # type: ignore[arg-type]
 
 
 class TargetConfig(_Section):
     engine: Literal["qdrant"] = Field("qdrant", description="Engine of the store to migrate to.")
-    url: str | None = Field(None, description="Qdrant URL; null uses embedded local mode at `path`.")
+    url: str | None = Field(
+        None, description="Qdrant URL; null uses embedded local mode at `path`."
+    )
     api_key: SecretStr | None = Field(None, description="Qdrant API key (prefer the env override).")
-    path: Path | None = Field(Path("data/qdrant"), description="Local-mode directory when url is null.")
+    path: Path | None = Field(
+        Path("data/qdrant"), description="Local-mode directory when url is null."
+    )
     timeout_seconds: float = Field(30.0, gt=0, description="Per-call timeout against the target.")
-    exact_search: bool = Field(False, description="Brute-force search on the target (parity tests).")
+    exact_search: bool = Field(
+        False, description="Brute-force search on the target (parity tests)."
+    )
 
 
 class UpstreamConfig(_Section):

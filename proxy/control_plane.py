@@ -41,6 +41,7 @@ class ControlPlane:
 
     def spawn(self, tasks: TaskGroup) -> None:
         """Start the background loops (guard checks, ramp, live refresh, file watch)."""
+        self.live.refresh(source="startup")  # publishes the persisted values as metrics
         tasks.spawn(self.live.run(), name="live-settings")
         tasks.spawn(self.guard.run(), name="guard")
         tasks.spawn(self.ramp.run(), name="canary-ramp")
@@ -68,13 +69,13 @@ class ControlPlane:
                 "active_percent": values.canary_active_percent,
                 "sticky_header": values.sticky_header,
             },
-            "shadow": {
+            "shadow_sampling": {
                 "sample_rate": values.shadow_sample_rate,
                 "active_rate": values.shadow_active_rate,
             },
             "guard": self.guard.status(),
             "ramp": self.ramp.status(),
-            "validation": last_validation(self.controller.state),
+            "last_validation": last_validation(self.controller.state),
             "phase_history": [t.__dict__ for t in self.controller.phases.history(10)],
             "reload": self.reloader.status(),
             "webhooks": {

@@ -154,11 +154,13 @@ class GuardRearmed:
 
 
 @dataclass(frozen=True)
-class CanaryChanged:
-    """The canary percentage (0..100) or shadow sample rate (0..1) now in force."""
+class LiveChanged:
+    """The live settings in force changed: canary share (0..100) and shadow sample rate
+    (0..1) as routed now (0 outside their phases or while tripped), and the guard latch."""
 
     percent: float
     shadow_sample_rate: float
+    guard_tripped: bool
     source: str
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 from dataclasses import dataclass
 
 from adapters.base import VectorStore
@@ -41,9 +43,9 @@ class HealthMonitor:
         return True
 
     @staticmethod
-    async def _check(probe: "asyncio.Future[bool] | object") -> StoreHealth:
+    async def _check(probe: Coroutine[Any, Any, bool]) -> StoreHealth:
         try:
-            ok = await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+            ok = await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
         except Exception as exc:
             return StoreHealth(False, time.time(), f"{type(exc).__name__}: {exc}")
         return StoreHealth(bool(ok), time.time(), None if ok else "unhealthy")

@@ -17,6 +17,8 @@ Tables
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -151,7 +153,7 @@ class Journal:
             while not self._queue.empty() and len(batch) < self._group_commit_max:
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._run(lambda: self._commit_sync(batch))
+                results = await self._run(functools.partial(self._commit_sync, batch))
             except Exception as exc:  # a failed commit fails every caller in it
                 for item in batch:
                     if not item.done.done():
@@ -199,10 +201,8 @@ class Journal:
     async def wait_appended(self, timeout: float) -> None:
         """Sleep until something is appended (or the timeout passes)."""
         self._appended.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._appended.wait(), timeout)
-        except TimeoutError:
-            pass
 
     # intents -------------------------------------------------------------------
     async def begin_intent(self, body: bytes) -> int:

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from proxy.config import Config, Phase
-from proxy.events import CanaryChanged, EventBus
+from proxy.events import EventBus, LiveChanged
 from proxy.phases import PHASE_KEY
 from proxy.state import StateStore
 
@@ -93,16 +93,15 @@ class LiveSettings:
         self._values = replace(self._values, sticky_header=header)
 
     def refresh(self, source: str = "state") -> LiveValues:
-        """Re-read the persisted values; emits CanaryChanged when the shares moved."""
+        """Re-read the persisted values; emits LiveChanged when the shares moved."""
         before = self._values
         self._values = after = self._read()
-        moved = (before.canary_active_percent, before.shadow_active_rate) != (
-            after.canary_active_percent,
-            after.shadow_active_rate,
-        )
-        if moved or source != "state":
+        if _routing(before) != _routing(after) or source != "state":
             self._events.emit(
-                CanaryChanged(after.canary_active_percent, after.shadow_active_rate, source)
+                LiveChanged(
+                    after.canary_active_percent, after.shadow_active_rate,
+                    after.guard_tripped, source,
+                )  # fmt: skip
             )
         return after
 
@@ -124,3 +123,7 @@ class LiveSettings:
             sticky_header=self._sticky_header,
             guard_tripped=bool(guard.get("tripped", False)),
         )
+
+
+def _routing(values: LiveValues) -> tuple[float, float, bool]:
+    return (values.canary_active_percent, values.shadow_active_rate, values.guard_tripped)

@@ -18,12 +18,16 @@ from prometheus_client import (
 )
 
 from proxy import __version__
+from proxy.backfill_state import BackfillCopied
 from proxy.config import Phase
 from proxy.events import (
     ApplyFailed,
     BatchApplied,
     DeadLettered,
     EventBus,
+    GuardTripped,
+    LiveChanged,
+    PhaseChanged,
     RequestHandled,
     UpstreamCalled,
     WriteJournaled,
@@ -41,9 +45,10 @@ DELTA_BUCKETS = (
 )  # fmt: skip
 RECALL_BUCKETS = (0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 OTHER = "other"
+GUARD_REASONS = ("error_rate", "latency_p50", "latency_p99", "recall", "journal_lag", "manual")
 
 # The *_created series double the series count for no use on dashboards.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class CollectionLabels:
@@ -132,6 +137,25 @@ class Metrics:
         self.shadow_sample_ratio = Gauge(
             "vecbridge_shadow_sample_ratio", "Share of reads mirrored as shadow.", registry=r
         )
+        self.guard_trips = Counter(
+            "vecbridge_guard_trips", "Rollbacks, by reason (a guard rule or manual).",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.guard_tripped = Gauge(
+            "vecbridge_guard_tripped", "1 while the guard is tripped (until re-armed).", registry=r
+        )
+        self.phase_transitions = Counter(
+            "vecbridge_phase_transitions", "Phase changes, by from and to phase.",
+            ["from_phase", "to_phase"], registry=r,
+        )  # fmt: skip
+        self.backfill_records = Counter(
+            "vecbridge_backfill_records", "Records copied by the backfill.", ["collection"],
+            registry=r,
+        )  # fmt: skip
+        self.backfill_progress = Gauge(
+            "vecbridge_backfill_progress_ratio", "Share of a collection backfilled (0..1).",
+            ["collection"], registry=r,
+        )  # fmt: skip
         build = Gauge("vecbridge_build_info", "Build information.", ["version"], registry=r)
         build.labels(version=__version__).set(1)
         self._init_label_sets()
@@ -142,6 +166,8 @@ class Metrics:
         for kind in ("unavailable", "rejected"):
             self.applier_errors.labels(kind=kind)
         self.set_phase(Phase.PASSTHROUGH)
+        for reason in GUARD_REASONS:
+            self.guard_trips.labels(reason=reason)
 
     # event subscribers -----------------------------------------------------------
     def subscribe(self, bus: EventBus) -> None:
@@ -152,6 +178,15 @@ class Metrics:
         bus.subscribe(BatchApplied, self._on_applied)
         bus.subscribe(ApplyFailed, self._on_apply_failed)
         bus.subscribe(DeadLettered, lambda _e: self.dead_letters_total.inc())
+        bus.subscribe(BackfillCopied, self._on_backfill)
+        bus.subscribe(PhaseChanged, self._on_phase_changed)
+        bus.subscribe(GuardTripped, self._on_guard_tripped)
+        bus.subscribe(LiveChanged, self._on_live_changed)
+
+    def _on_backfill(self, event: BackfillCopied) -> None:
+        label = self.collection_label(event.collection)
+        self.backfill_records.labels(collection=label).inc(event.records)
+        self.backfill_progress.labels(collection=label).set(event.ratio)
 
     def _on_request(self, event: RequestHandled) -> None:
         self.requests.labels(route=event.route, outcome=event.outcome).inc()
@@ -171,6 +206,18 @@ class Metrics:
         self.applier_errors.labels(kind=event.kind).inc()
         if event.will_retry:
             self.applier_retries.inc()
+
+    def _on_phase_changed(self, event: PhaseChanged) -> None:
+        self.phase_transitions.labels(from_phase=event.from_phase, to_phase=event.to_phase).inc()
+        self.set_phase(Phase(event.to_phase))
+
+    def _on_guard_tripped(self, event: GuardTripped) -> None:
+        self.guard_trips.labels(reason=event.reason).inc()
+
+    def _on_live_changed(self, event: LiveChanged) -> None:
+        self.canary_percent.set(event.percent)
+        self.shadow_sample_ratio.set(event.shadow_sample_rate)
+        self.guard_tripped.set(1 if event.guard_tripped else 0)
 
     # state gauges ------------------------------------------------------------------
     def set_phase(self, current: Phase) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from aiohttp import web
@@ -21,14 +21,17 @@ from adapters.base import VectorStore
 from adapters.faults import FaultyStore
 from proxy.applier import Applier
 from proxy.config import Config
+from proxy.control_plane import ControlPlane, build_control
 from proxy.dialects.chroma import classify
 from proxy.events import EventBus, RequestHandled
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable, end_to_end_headers
 from proxy.health import HealthMonitor
 from proxy.journal import Journal
+from proxy.live import LiveSettings
 from proxy.metrics import Metrics
 from proxy.phases import Phases
 from proxy.reads import ReadPath
+from proxy.reload import CONFIG_PATH_KEY
 from proxy.state import StateStore
 from proxy.stores import open_target
 from proxy.tasks import TaskGroup
@@ -56,6 +59,9 @@ class Proxy:
     health: HealthMonitor
     tasks: TaskGroup
     started_at: float
+    # Operator parts (proxy/control_plane.py): set right after construction in _lifecycle.
+    live: LiveSettings = field(init=False)
+    control: ControlPlane = field(init=False)
 
 
 PROXY_KEY = web.AppKey("proxy", Proxy)
@@ -167,6 +173,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
     state = StateStore(config.migration.state_path)
     phases = Phases(state, config.migration.initial_phase)
+    live = LiveSettings(state, config, events)
     up = config.upstream
     primary = Forwarder(
         source_url, events, "source", up.pool_size, up.connect_timeout_seconds,
@@ -174,7 +181,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     target: VectorStore = await open_target(config.target)
     if config.faults.enabled:
-        target = FaultyStore(target)  # type: ignore[assignment]
+        target = FaultyStore(target)
     writes = WritePipeline(primary, journal, events, lambda: phases.dual_write)
     reads = ReadPath(primary)
     applier = Applier(journal, target, events, config.applier)
@@ -184,6 +191,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, source_url, events, metrics, journal, state, phases, primary, target, writes,
         reads, applier, health, tasks, time.time(),
     )  # fmt: skip
+    proxy.live = live
+    proxy.control = build_control(
+        config, app.get(CONFIG_PATH_KEY), state, phases, live, journal, events
+    )
+    proxy.control.config_sinks.append(lambda new: setattr(proxy, "config", new))
     app[PROXY_KEY] = proxy
     await health.check_once()
     recovered = await writes.recover()
@@ -192,10 +204,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     tasks.spawn(applier.run(), name="applier")
     tasks.spawn(health.run(), name="health")
     tasks.spawn(_recover_loop(writes), name="intent-recovery")
+    proxy.control.spawn(tasks)
     try:
         yield
     finally:
         await tasks.cancel_all()
+        await proxy.control.close()
         await primary.close()
         await target.close()
         await journal.close()

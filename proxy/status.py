@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proxy import __version__
+from proxy.backfill import backfill_progress
 
 if TYPE_CHECKING:
     from proxy.server import Proxy
@@ -15,7 +16,7 @@ async def build_status(proxy: Proxy) -> dict[str, Any]:
     stats = await proxy.journal.stats()
     dead = await proxy.journal.dead_letters(limit=20)
     target = proxy.config.target
-    return {
+    status = {
         "version": __version__,
         "phase": proxy.phases.current.value,
         "uptime_seconds": round(time.time() - proxy.started_at, 3),
@@ -29,6 +30,7 @@ async def build_status(proxy: Proxy) -> dict[str, Any]:
             "dead_letters": stats.dead_letters,
         },
         "dead_letters": [d.__dict__ for d in dead],
+        "backfill": backfill_progress(proxy),
         "source": {
             "engine": proxy.config.source.engine,
             "url": proxy.source_url,
@@ -43,3 +45,6 @@ async def build_status(proxy: Proxy) -> dict[str, Any]:
             "error": proxy.health.target.error,
         },
     }
+    # canary, shadow_sampling, guard, ramp, phase_history, last_validation, reload, webhooks
+    status.update(proxy.control.status())
+    return status

@@ -8,7 +8,10 @@ applier are used: repairs then go through the live applier.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from adapters.base import CollectionSpec, VectorStore
 from proxy.backfill import resolve_collections
@@ -69,13 +72,23 @@ async def _repair(source: VectorStore, target: VectorStore, journal: Journal,
     return done
 
 
+def _options(proxy: Proxy, raw: dict[str, Any]) -> ValidationOptions:
+    """Options sent as JSON (admin API): vectors as lists, the mismatch file as text."""
+    fields = dict(raw)
+    if fields.get("query_vectors") is not None:
+        fields["query_vectors"] = [np.asarray(v, dtype=np.float32)
+                                   for v in fields["query_vectors"]]
+    if fields.get("mismatch_file") is not None:
+        fields["mismatch_file"] = Path(fields["mismatch_file"])
+    return ValidationOptions.from_config(proxy.config.validation, **fields)
+
+
 async def run_validation(proxy: Proxy, options: ValidationOptions | dict[str, Any],
                          collections: Sequence[str] | None = None) -> dict[str, Any]:
     """Validate inside a running proxy (its target, journal and applier)."""
     from adapters.chroma import ChromaStore
 
-    opts = (options if isinstance(options, ValidationOptions)
-            else ValidationOptions.from_config(proxy.config.validation, **options))
+    opts = options if isinstance(options, ValidationOptions) else _options(proxy, options)
     source = ChromaStore(proxy.source_url)
     try:
         return await validate_stores(source, proxy.target, proxy.journal, collections, opts,

@@ -170,22 +170,24 @@ class WritePipeline:
         self, route: Route, scope: Scope, headers: CIMultiDict[str], parsed: Any
     ) -> Intent | None:
         """The intent of a write, or None when it cannot be understood (forward it as is)."""
-        base = {"route": route.name, "tenant": scope.tenant, "database": scope.database}
+        def intent(collection: str, ids: tuple[str, ...] = (), old_name: str = "") -> Intent:
+            return Intent(route.name, scope.tenant, scope.database, collection, ids, old_name)
+
         if route.name == "create_collection":
             name = parsed.get("name") if isinstance(parsed, dict) else None
-            return Intent(**base, collection=name) if isinstance(name, str) else None
+            return intent(name) if isinstance(name, str) else None
         if route.name == "delete_collection":
-            return Intent(**base, collection=route.collection)
+            return intent(route.collection)
         if route.name == "delete_database":
             listed = await self._capture.list_collections(scope, credentials(headers))
-            return Intent(**base, collection="", ids=tuple(s.key.name for s in listed))
+            return intent("", ids=tuple(s.key.name for s in listed))
         spec = await self._spec(scope, route.collection, credentials(headers))
         if spec is None:
             return None  # unknown collection: the primary answers 404 on its own
         if route.name == "modify_collection":
-            return Intent(**base, collection=route.collection, old_name=spec.key.name)
+            return intent(route.collection, old_name=spec.key.name)
         ids = await self._touched_ids(route, scope, parsed, headers)
-        return None if ids is None else Intent(**base, collection=route.collection, ids=ids)
+        return None if ids is None else intent(route.collection, ids=ids)
 
     async def _touched_ids(
         self, route: Route, scope: Scope, parsed: Any, headers: CIMultiDict[str]

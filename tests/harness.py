@@ -38,9 +38,7 @@ class Row:
     document: str | None
 
 
-def proxy_config(
-    tmp: Path, source_url: str, port: int, **overrides: Any
-) -> dict[str, Any]:
+def proxy_config(tmp: Path, source_url: str, port: int, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": port},
         "source": {"url": source_url},

@@ -77,7 +77,9 @@ def run_writer(
         n = rng.randint(1, 5)
         ids = [f"id-{rng.randrange(id_pool)}" for _ in range(n)]
         ids = list(dict.fromkeys(ids))
-        op = rng.choices(["add", "upsert", "update", "delete", "delete_where"], [3, 4, 3, 1, 0.3])[0]
+        op = rng.choices(["add", "upsert", "update", "delete", "delete_where"], [3, 4, 3, 1, 0.3])[
+            0
+        ]
         try:
             if op == "add":
                 col.add(ids=ids, embeddings=_vectors(nrng, len(ids), dim),  # type: ignore[arg-type]

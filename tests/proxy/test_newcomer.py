@@ -88,7 +88,8 @@ def test_newcomer_flow_matches_direct_chroma(embedded_default: Served, tmp_path:
         collection.add(
             ids=ids[start : start + 250],
             embeddings=vectors[start : start + 250],
-            metadatas=[{"n": i, "even": i % 2 == 0, "tag": f"t{i % 7}"} for i in range(start, start + 250)],
+            metadatas=[{"n": i, "even": i % 2 == 0, "tag": f"t{i % 7}"}
+                       for i in range(start, start + 250)],
             documents=[f"document number {i}" for i in range(start, start + 250)],
         )  # fmt: skip
     mirror = direct.get_collection("newcomer")

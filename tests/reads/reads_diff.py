@@ -45,7 +45,9 @@ def _same_cell(column: str, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
     if column == "embeddings":
-        return bool(np.array_equal(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)))
+        return bool(
+            np.array_equal(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+        )
     return bool(typed(a) == typed(b))
 
 
@@ -80,7 +82,9 @@ def _close(a: float, b: float) -> bool:
 
 def _same_ranking(xs: list[str], ys: list[str], dist: Callable[[str], float]) -> bool:
     """Equal lists, or different only among rows at equal distance (ties)."""
-    return len(xs) == len(ys) and all(_close(dist(x), dist(y)) for x, y in zip(xs, ys))
+    return len(xs) == len(ys) and all(
+        _close(dist(x), dist(y)) for x, y in zip(xs, ys, strict=True)
+    )
 
 
 def _assert_query_row(
@@ -100,7 +104,8 @@ def _assert_query_row(
     exact = sorted(candidates, key=dist)[: len(oids)]
     assert _same_ranking(exact, oids, dist), f"not the exact top-k: {oids} vs {exact}"
     if chroma["distances"] is not None:
-        assert all(_close(dist(r), d) for r, d in zip(oids, ours["distances"][i])), "distances"
+        pairs = zip(oids, ours["distances"][i], strict=True)
+        assert all(_close(dist(r), d) for r, d in pairs), "distances"
     _assert_rows(chroma, ours, i)
     if _same_ranking(cids, oids, dist):
         if chroma["distances"] is not None:
@@ -136,9 +141,7 @@ def assert_same_answer(
     assert distance_of is not None and candidates is not None
     assert len(cj["ids"]) == len(oj["ids"])
     assert (cj["distances"] is None) == (oj["distances"] is None)
-    return sum(
-        _assert_query_row(cj, oj, i, distance_of, candidates) for i in range(len(cj["ids"]))
-    )
+    return sum(_assert_query_row(cj, oj, i, distance_of, candidates) for i in range(len(cj["ids"])))
 
 
 def chroma_distance(space: str, query: Any, vector: Any) -> float:
@@ -148,6 +151,7 @@ def chroma_distance(space: str, query: Any, vector: Any) -> float:
         return float(((q - v) ** 2).sum())
     if space == "ip":
         return 1.0 - float(q @ v)
+
     # Chroma normalises x / (|x|_f32 + 1e-32): tiny vectors keep a norm far from 1.
     def normalised(x: Any) -> Any:
         x32 = np.asarray(x, dtype=np.float32)

@@ -61,7 +61,9 @@ class Mirror:
     def __init__(
         self, chroma: Any, qdrant: QdrantClient, name: str, space: Space, dim: int
     ) -> None:
-        self.collection = chroma.create_collection(name, configuration={"hnsw": {"space": space.value}})
+        self.collection = chroma.create_collection(
+            name, configuration={"hnsw": {"space": space.value}}
+        )
         self.qdrant = qdrant
         self.name = name
         self.space = space
@@ -86,11 +88,17 @@ class Mirror:
         return self._embeddings
 
     def _rows(self, ids: Sequence[str]) -> list[Record]:
-        got = self.collection.get(ids=list(ids), include=["embeddings", "metadatas", "documents", "uris"])
+        got = self.collection.get(
+            ids=list(ids), include=["embeddings", "metadatas", "documents", "uris"]
+        )
         return [
             Record(i, np.asarray(e, dtype=np.float32), m, d, u)
             for i, e, m, d, u in zip(
-                got["ids"], got["embeddings"], got["metadatas"], got["documents"], got["uris"],
+                got["ids"],
+                got["embeddings"],
+                got["metadatas"],
+                got["documents"],
+                got["uris"],
                 strict=True,
             )
         ]
@@ -126,17 +134,27 @@ class Mirror:
         self.entry += 1
         self._embeddings = None
         if op == "delete":
-            self.qdrant.delete(self.name, points_selector=models.PointIdsList(points=[point_id(i) for i in ids]))
+            self.qdrant.delete(
+                self.name, points_selector=models.PointIdsList(points=[point_id(i) for i in ids])
+            )
             return
         rows = self._rows(ids)
-        found = self.qdrant.retrieve(self.name, ids=[point_id(r.id) for r in rows], with_payload=[SEQ_FIELD, "chroma_id"])
+        found = self.qdrant.retrieve(
+            self.name, ids=[point_id(r.id) for r in rows], with_payload=[SEQ_FIELD, "chroma_id"]
+        )
         existing = {p.payload["chroma_id"]: seq_of(p.payload) for p in found if p.payload}
         known = {k: v for k, v in existing.items() if v is not None}
         self._write(rows, assign_seqs([r.id for r in rows], known, self.entry))
 
 
 def build_mirror(
-    chroma: Any, qdrant: QdrantClient, name: str, space: Space, seed: int, size: int = 36, dim: int = 4
+    chroma: Any,
+    qdrant: QdrantClient,
+    name: str,
+    space: Space,
+    seed: int,
+    size: int = 36,
+    dim: int = 4,
 ) -> Mirror:
     """A random collection with a history of adds, upserts, updates and deletes."""
     rng = random.Random(seed)
@@ -171,7 +189,9 @@ def _strip_nones(mirror: Mirror, rng: random.Random, nprng: np.random.Generator)
     ids = ["bare1", "bare2", "bare3"]
     vecs = nprng.normal(size=(3, mirror.dim)).astype(np.float32)
     mirror.journal("add", ids[:1], embeddings=[vecs[0].tolist()])
-    mirror.journal("add", ids[1:2], embeddings=[vecs[1].tolist()], metadatas=[{"k0": rng.choice(STRINGS)}])
+    mirror.journal(
+        "add", ids[1:2], embeddings=[vecs[1].tolist()], metadatas=[{"k0": rng.choice(STRINGS)}]
+    )
     mirror.journal(
         "add", ids[2:], embeddings=[vecs[2].tolist()], documents=["alpha"], uris=["file://x"]
     )

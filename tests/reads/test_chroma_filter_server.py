@@ -15,9 +15,23 @@ from adapters.base import GetRequest, Space
 from adapters.chroma_filter import matches_where
 
 VALUES: dict[str, Any] = {
-    "im3": -3, "im2": -2, "i0": 0, "i1": 1, "i2": 2, "fm25": -2.5, "f1": 1.0, "f2": 2.0,
-    "f25": 2.5, "t": True, "f": False, "s2": "2", "lf": [1.0, 2.5], "li": [1, 2],
-    "lb": [True, False], "ls": ["a", "b"], "lf2": [2.0],
+    "im3": -3,
+    "im2": -2,
+    "i0": 0,
+    "i1": 1,
+    "i2": 2,
+    "fm25": -2.5,
+    "f1": 1.0,
+    "f2": 2.0,
+    "f25": 2.5,
+    "t": True,
+    "f": False,
+    "s2": "2",
+    "lf": [1.0, 2.5],
+    "li": [1, 2],
+    "lb": [True, False],
+    "ls": ["a", "b"],
+    "lf2": [2.0],
 }
 ROWS = [*VALUES, "none"]
 
@@ -47,9 +61,12 @@ PINNED: list[tuple[dict[str, Any], set[str]]] = [
 
 @pytest.fixture(scope="module")
 def probe(chroma_app: Any) -> Mirror:
-    mirror = Mirror(chroma_app, QdrantClient(":memory:"), f"pin-{uuid.uuid4().hex[:8]}", Space.L2, 2)
+    mirror = Mirror(
+        chroma_app, QdrantClient(":memory:"), f"pin-{uuid.uuid4().hex[:8]}", Space.L2, 2
+    )
     mirror.journal(
-        "add", ROWS,
+        "add",
+        ROWS,
         embeddings=[[float(i), 1.0] for i in range(len(ROWS))],
         metadatas=[{"n": VALUES[r]} if r in VALUES else {"other": 1} for r in ROWS],
     )

@@ -19,7 +19,9 @@ def vec(i: int) -> list[float]:
 
 
 def test_order_follows_first_insertion(chroma_app: Any) -> None:
-    mirror = Mirror(chroma_app, QdrantClient(":memory:"), f"ord-{uuid.uuid4().hex[:8]}", Space.L2, 2)
+    mirror = Mirror(
+        chroma_app, QdrantClient(":memory:"), f"ord-{uuid.uuid4().hex[:8]}", Space.L2, 2
+    )
     mirror.journal("add", ["z", "m", "a"], embeddings=[vec(1), vec(2), vec(3)])
     mirror.journal("add", ["b", "y"], embeddings=[vec(4), vec(5)])
     mirror.journal("upsert", ["m"], embeddings=[vec(9)], metadatas=[{"k": 1}])
@@ -32,8 +34,10 @@ def test_order_follows_first_insertion(chroma_app: Any) -> None:
     assert mirror.collection.get()["ids"] == expected
     got = qdrant_reads.get(mirror.target(), GetRequest())
     assert [r.id for r in got] == expected
-    window = qdrant_reads.get(mirror.target(), GetRequest(limit=3, offset=2))
-    assert [r.id for r in window] == mirror.collection.get(limit=3, offset=2)["ids"]
+    for ordered in (True, False):  # order_by paging and full scan + sort
+        target = mirror.target(ordered_scroll=ordered)
+        window = qdrant_reads.get(target, GetRequest(limit=3, offset=2))
+        assert [r.id for r in window] == mirror.collection.get(limit=3, offset=2)["ids"]
     by_ids = qdrant_reads.get(mirror.target(), GetRequest(ids=["c", "z", "zz", "c"]))
     assert [r.id for r in by_ids] == ["z", "c"]  # found ids, de-duplicated, Chroma's order
 

@@ -82,7 +82,10 @@ def test_refused_query_bodies_match_chroma(
         ("query", {"query_embeddings": []}),
         ("query", {"query_embeddings": [[0.1, 0.2, 0.3, 0.4]], "n_results": 0}),
         ("query", {"query_embeddings": [[0.1, 0.2, 0.3, 0.4]], "ids": []}),
-        ("query", {"query_embeddings": [[0.1, 0.2, 0.3, 0.4]], "include": ["distances", "distances"]}),
+        (
+            "query",
+            {"query_embeddings": [[0.1, 0.2, 0.3, 0.4]], "include": ["distances", "distances"]},
+        ),
     ],
 )
 def test_answer_json_is_chromas(

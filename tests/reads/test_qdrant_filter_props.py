@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
 from reads_mirror import random_metadata
-from test_reads_differential import wheres
+from reads_strategies import wheres
 
 from adapters.base import Record, Space
 from adapters.chroma_filter import matches_where
@@ -29,16 +29,26 @@ def loaded() -> tuple[QdrantClient, dict[str, Any]]:
         "props", vectors_config=models.VectorParams(size=2, distance=models.Distance.EUCLID)
     )
     metas = {f"p{n}": random_metadata(rng) for n in range(ROWS)}
-    client.upsert("props", [
-        models.PointStruct(id=point_id(i), vector=[0.0, 1.0],
-                           payload=record_payload(Record(i, metadata=m), Space.L2))
-        for i, m in metas.items()
-    ])
+    client.upsert(
+        "props",
+        [
+            models.PointStruct(
+                id=point_id(i),
+                vector=[0.0, 1.0],
+                payload=record_payload(Record(i, metadata=m), Space.L2),
+            )
+            for i, m in metas.items()
+        ],
+    )
     return client, metas
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(where=wheres, bugs=st.booleans())
 def test_translation_is_exact_or_superset(
     loaded: tuple[QdrantClient, dict[str, Any]], where: dict[str, Any], bugs: bool
