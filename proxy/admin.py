@@ -2,21 +2,24 @@
 
 Routes (JSON in, JSON out; errors are ``{"error": "..."}``):
 
-    GET  /status                          the whole status document
-    POST /phase     {"phase", "force"?, "reason"?}
-    POST /canary    {"percent"}           0..100
-    POST /shadow    {"sample_rate"}       0..1
-    POST /rollback  {"reason"?}           canary/cutover -> shadow, canary 0
-    POST /rearm                           clear a tripped guard
-    POST /cutover   {"force"?}            refused while lag > 0 or validation failed
-    POST /finalize                        cutover -> finalized
-    POST /reload                          re-read the config file
-    POST /ramp      {"action": "pause"|"resume"}
+    GET  /admin/status                          the whole status document
+    POST /admin/phase     {"phase", "force"?, "reason"?}
+    POST /admin/canary    {"percent"}           0..100
+    POST /admin/shadow    {"sample_rate"}       0..1
+    POST /admin/rollback  {"reason"?}           canary/cutover -> shadow, canary 0
+    POST /admin/rearm                           clear a tripped guard
+    POST /admin/cutover   {"force"?}            refused while lag > 0 or validation failed
+    POST /admin/finalize                        cutover -> finalized
+    POST /admin/reload                          re-read the config file
+    POST /admin/ramp      {"action": "pause"|"resume"}
 
 A refused action answers 409 with the reason, bad input 400, a missing or wrong
-bearer token 401. With a token configured every route needs ``Authorization: Bearer
-<token>`` (constant-time compare; the token is never logged). Without a token the API
-only starts on a loopback address.
+bearer token 401. Other parts add routes with :func:`add_admin_route` before the app
+starts (e.g. ``/admin/backfill``); auth and error handling apply to them too.
+
+With a token configured every route needs ``Authorization: Bearer <token>``
+(constant-time compare; the token is never logged). Without a token the API only
+starts on a loopback address.
 """
 
 from __future__ import annotations
@@ -95,8 +98,24 @@ def _auth_middleware(token: str | None) -> Any:
     return auth
 
 
-def _proxy(request: web.Request) -> Proxy:
+_EXTRA_ROUTES: list[tuple[str, str, Handler]] = []
+
+
+def add_admin_route(method: str, path: str, handler: Handler) -> None:
+    """Register a route of another part (call at import time, before the app is built).
+
+    The handler gets the proxy with :func:`proxy_of`; IllegalTransition -> 409 and
+    ValueError/TypeError/KeyError -> 400 apply to it too.
+    """
+    _EXTRA_ROUTES.append((method, path, handler))
+
+
+def proxy_of(request: web.Request) -> Proxy:
+    """The running proxy, from an admin request."""
     return request.app[MAIN_APP_KEY][PROXY_KEY]
+
+
+_proxy = proxy_of
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -189,13 +208,16 @@ def build_admin_app(main_app: web.Application, token: str | None) -> web.Applica
     """The admin application; it reaches the proxy through ``main_app`` at request time."""
     app = web.Application(middlewares=[_auth_middleware(token)], client_max_size=1024 * 1024)
     app[MAIN_APP_KEY] = main_app
-    app.router.add_get("/status", get_status)
-    for path, handler in (
-        ("/phase", post_phase), ("/canary", post_canary), ("/shadow", post_shadow),
-        ("/rollback", post_rollback), ("/rearm", post_rearm), ("/cutover", post_cutover),
-        ("/finalize", post_finalize), ("/reload", post_reload), ("/ramp", post_ramp),
-    ):  # fmt: skip
-        app.router.add_post(path, handler)
+    app.router.add_get("/admin/status", get_status)
+    routes: tuple[tuple[str, Handler], ...] = (
+        ("phase", post_phase), ("canary", post_canary), ("shadow", post_shadow),
+        ("rollback", post_rollback), ("rearm", post_rearm), ("cutover", post_cutover),
+        ("finalize", post_finalize), ("reload", post_reload), ("ramp", post_ramp),
+    )  # fmt: skip
+    for path, handler in routes:
+        app.router.add_post(f"/admin/{path}", handler)
+    for method, path, handler in _EXTRA_ROUTES:
+        app.router.add_route(method, path, handler)
     return app
 
 

@@ -91,7 +91,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.url or not config.admin.enabled:
         return app_port_status(args)
     try:
-        status = call_admin(args, "GET", "/status")
+        status = call_admin(args, "GET", "/admin/status")
     except AdminCallFailed as exc:
         print(f"vecbridge: {exc}", file=sys.stderr)
         return exc.code
@@ -142,24 +142,27 @@ def register(verbs: Any) -> None:
                                         "finalized"])  # fmt: skip
     phase.add_argument("--force", action="store_true", help="skip the safety checks")
     phase.add_argument("--reason", default=None, help="recorded with the transition")
-    phase.set_defaults(func=lambda a: _run(
-        a, "POST", "/phase", {"phase": a.name, "force": a.force, "reason": a.reason}))  # fmt: skip
+    phase.set_defaults(
+        func=lambda a: _run(
+            a, "POST", "/admin/phase", {"phase": a.name, "force": a.force, "reason": a.reason}
+        )
+    )
 
     canary = _verb(verbs, "canary", "set the share of reads answered by the new store")
     canary.add_argument("percent", type=float, help="0..100")
-    canary.set_defaults(func=lambda a: _run(a, "POST", "/canary", {"percent": a.percent}))
+    canary.set_defaults(func=lambda a: _run(a, "POST", "/admin/canary", {"percent": a.percent}))
 
     shadow = _verb(verbs, "shadow", "set the share of reads mirrored as shadow")
     shadow.add_argument("rate", type=float, help="0..1")
-    shadow.set_defaults(func=lambda a: _run(a, "POST", "/shadow", {"sample_rate": a.rate}))
+    shadow.set_defaults(func=lambda a: _run(a, "POST", "/admin/shadow", {"sample_rate": a.rate}))
 
     rollback = _verb(verbs, "rollback", "back to shadow with canary 0")
     rollback.add_argument("--reason", default=None, help="recorded and sent to the webhooks")
-    rollback.set_defaults(func=lambda a: _run(a, "POST", "/rollback", {"reason": a.reason}))
+    rollback.set_defaults(func=lambda a: _run(a, "POST", "/admin/rollback", {"reason": a.reason}))
 
     cutover = _verb(verbs, "cutover", "make the new store primary")
     cutover.add_argument("--force", action="store_true", help="skip the lag/validation checks")
-    cutover.set_defaults(func=lambda a: _run(a, "POST", "/cutover", {"force": a.force}))
+    cutover.set_defaults(func=lambda a: _run(a, "POST", "/admin/cutover", {"force": a.force}))
 
     for name, help_text in (
         ("finalize", "stop writing the old store"),
@@ -167,12 +170,12 @@ def register(verbs: Any) -> None:
         ("reload", "re-read the config file"),
     ):
         _verb(verbs, name, help_text).set_defaults(
-            func=lambda a, path=f"/{name}": _run(a, "POST", path)
+            func=lambda a, path=f"/admin/{name}": _run(a, "POST", path)
         )
 
     ramp = _verb(verbs, "ramp", "pause or resume the canary ramp")
     ramp.add_argument("action", choices=["pause", "resume"])
-    ramp.set_defaults(func=lambda a: _run(a, "POST", "/ramp", {"action": a.action}))
+    ramp.set_defaults(func=lambda a: _run(a, "POST", "/admin/ramp", {"action": a.action}))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -99,9 +99,11 @@ class LiveSettings:
         if _routing(before) != _routing(after) or source != "state":
             self._events.emit(
                 LiveChanged(
-                    after.canary_active_percent, after.shadow_active_rate,
-                    after.guard_tripped, source,
-                )  # fmt: skip
+                    after.canary_active_percent,
+                    after.shadow_active_rate,
+                    after.guard_tripped,
+                    source,
+                )
             )
         return after
 

@@ -44,7 +44,7 @@ def check_transition(current: Phase, target: Phase) -> None:
         raise IllegalTransition("start dual-write first: passthrough -> mirror")
     if target is Phase.PASSTHROUGH and current is not Phase.MIRROR:
         raise IllegalTransition(f"cannot return to passthrough from {current}: go to mirror first")
-    if current is Phase.CUTOVER and target is not Phase.SHADOW:
+    if current is Phase.CUTOVER and target not in (Phase.SHADOW, Phase.FINALIZED):
         raise IllegalTransition(f"from cutover only rollback (shadow) or finalize; not {target}")
 
 

@@ -46,6 +46,7 @@ def proxy_config(tmp: Path, source_url: str, port: int, **overrides: Any) -> dic
         "journal": {"path": str(tmp / "journal.sqlite")},
         "migration": {"state_path": str(tmp / "state.sqlite"), "initial_phase": "mirror"},
         "applier": {"retry_max_seconds": 0.5},
+        "admin": {"port": free_port()},
     }
     for section, values in overrides.items():
         config.setdefault(section, {}).update(values)

@@ -54,13 +54,13 @@ def test_validate_finds_divergence_and_repair_fixes_it(
     code, result = cli_json("backfill", "--config", config, "--collections", unique_name,
                             "--batch-size", "400")
     assert code == 0 and result["passed"], result
-    code, report = cli_json("validate", "--config", config, "--full")
+    code, report = cli_json("validate", "--config", config, "--full", "--collections", unique_name)
     assert code == 0 and report["passed"], report
     assert report["collections"][0]["compared"] == 1500
     assert report["collections"][0]["recall"]["mean"] >= 0.95
 
     _diverge(tmp_path / "qdrant", unique_name)
-    code, report = cli_json("validate", "--config", config, "--full")
+    code, report = cli_json("validate", "--config", config, "--full", "--collections", unique_name)
     assert code == 1 and not report["passed"]
     found = report["collections"][0]
     assert found["mismatched_ids"] == {"id-5": ["metadata"], "id-6": ["vector"]}
@@ -68,11 +68,11 @@ def test_validate_finds_divergence_and_repair_fixes_it(
     lines = Path(report["mismatch_file"]).read_text().splitlines()
     assert sorted(line.split("\t")[1] for line in lines) == ["id-5", "id-6", "id-7", "intruder"]
 
-    human = cli("validate", "--config", config, "--full", "--repair")
+    human = cli("validate", "--config", config, "--full", "--repair", "--collections", unique_name)
     assert human.returncode == 1, human.stdout + human.stderr  # the run that found them fails
     assert "id-5 differs in metadata" in human.stdout and "FAILED" in human.stdout
     assert "repaired" in human.stdout and "0 still different" in human.stdout
-    code, report = cli_json("validate", "--config", config, "--full")
+    code, report = cli_json("validate", "--config", config, "--full", "--collections", unique_name)
     assert code == 0 and report["passed"], report
     assert_same_rows(chroma_rows(chroma_server.url, unique_name),
                      qdrant_rows(tmp_path / "qdrant", unique_name))
@@ -94,6 +94,7 @@ def test_sampled_validate_and_plan(
     assert item["target"]["vectors"] == {"size": 8, "distance": "Cosine"}
     assert cli("plan", "--config", config).returncode == 0
     assert cli("backfill", "--config", config, "--collections", unique_name).returncode == 0
-    code, report = cli_json("validate", "--config", config, "--sample", "100")
+    code, report = cli_json("validate", "--config", config, "--sample", "100",
+                            "--collections", unique_name)
     assert code == 0 and report["passed"], report
     assert report["collections"][0]["compared"] == 100
