@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=8.0, help="per measurement round")
     parser.add_argument("--soak", type=float, default=0.0, help="RSS soak duration (s)")
+    parser.add_argument("--soak-only", action="store_true", help="skip the latency rounds")
     parser.add_argument("--out", type=Path, default=None, help="write JSON results here")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vecbridge-bench-"))
@@ -164,7 +165,9 @@ def main() -> None:
         )
         proxy = ProxyProcess(tmp, config).start()
         try:
-            results = asyncio.run(_bench(chroma.url, proxy.url, args.records, args.seconds))
+            results: dict[str, Any] = {}
+            if not args.soak_only:
+                results = asyncio.run(_bench(chroma.url, proxy.url, args.records, args.seconds))
             if args.soak:
                 results["soak_rss_mib"] = asyncio.run(_soak(proxy.url, proxy, args.soak))
         finally:
