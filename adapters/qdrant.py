@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,7 @@ from adapters.base import (
     Space,
     StoreRejected,
 )
+from adapters.chroma_order import JOURNAL_BASE, SEQ_FIELD, backfill_seq, seq_of
 from adapters.qdrant_catalog import QdrantCatalog, copy_points, is_local
 from adapters.qdrant_errors import translate_errors
 
@@ -54,6 +56,7 @@ class QdrantStore:
         # specs whose physical collection is known to exist: spares two round trips per
         # upsert batch; dropped on our own delete/rename and on any failed upsert
         self._ready: dict[CollectionKey, CollectionSpec] = {}
+        self._last_seq = 0
 
     @classmethod
     def open(
@@ -180,12 +183,48 @@ class QdrantStore:
 
     # -- records ------------------------------------------------------------------------
 
-    async def upsert(self, spec: CollectionSpec, records: Sequence[Record]) -> None:
-        """Replace whole points; creates the collection (and learns its dimension) first."""
-        if records:
-            await self.run(lambda c: self._upsert(c, spec, records))
+    async def upsert(
+        self,
+        spec: CollectionSpec,
+        records: Sequence[Record],
+        positions: Sequence[int] | None = None,
+    ) -> None:
+        """Replace whole points; creates the collection (and learns its dimension) first.
 
-    def _upsert(self, c: QdrantClient, spec: CollectionSpec, records: Sequence[Record]) -> None:
+        ``positions`` are the records' places in the source's row order (backfill knows
+        them); without them, existing points keep their place and new ones go last.
+        """
+        if records:
+            await self.run(lambda c: self._upsert(c, spec, records, positions))
+
+    def _seqs(
+        self, c: QdrantClient, name: str, records: Sequence[Record], positions: Sequence[int] | None
+    ) -> list[int]:
+        if positions is not None:
+            return [backfill_seq(p) for p in positions]
+        found = c.retrieve(
+            name, [layout.point_id(r.id) for r in records], with_payload=[SEQ_FIELD]
+        )
+        existing = {str(p.id): seq_of(p.payload) for p in found}
+        seqs = []
+        for record in records:
+            seq = existing.get(layout.point_id(record.id))
+            seqs.append(seq if seq is not None else self._next_seq())
+        return seqs
+
+    def _next_seq(self) -> int:
+        # Microseconds since the epoch, never repeating: increases across restarts too, so
+        # rows first written later always sort after earlier ones, like Chroma's order.
+        self._last_seq = max(self._last_seq + 1, JOURNAL_BASE + time.time_ns() // 1000)
+        return self._last_seq
+
+    def _upsert(
+        self,
+        c: QdrantClient,
+        spec: CollectionSpec,
+        records: Sequence[Record],
+        positions: Sequence[int] | None = None,
+    ) -> None:
         vectors = [r.embedding for r in records]
         if any(v is None for v in vectors):
             raise StoreRejected("every record written to Qdrant needs an embedding")
@@ -200,13 +239,14 @@ class QdrantStore:
                     f"record {record.id!r}: embedding dimension "
                     f"{len(record.embedding)} != {current.dimension}"  # type: ignore[arg-type]
                 )
+        seqs = self._seqs(c, layout.collection_name(spec.key), records, positions)
         points = [
             qm.PointStruct(
                 id=layout.point_id(r.id),
                 vector=r.embedding.tolist(),  # type: ignore[union-attr]
-                payload=layout.record_payload(r, current.space),
+                payload={**layout.record_payload(r, current.space), SEQ_FIELD: seq},
             )
-            for r in records
+            for r, seq in zip(records, seqs, strict=True)
         ]
         self._ready.pop(spec.key, None)
         c.upsert(layout.collection_name(spec.key), points, wait=True)

@@ -14,6 +14,7 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 
 from adapters import qdrant_layout as layout
 from adapters.base import CollectionKey, CollectionMissing, CollectionSpec
+from adapters.chroma_order import SEQ_FIELD
 
 DISTANCE = {space: qm.Distance(name) for space, name in layout.DISTANCE_BY_SPACE.items()}
 COPY_PAGE = 256
@@ -94,6 +95,8 @@ class QdrantCatalog:
         c.create_collection(name, vectors_config=params)
         if not self._local:  # local mode ignores payload indexes and warns about them
             c.create_payload_index(name, layout.ID_FIELD, qm.PayloadSchemaType.KEYWORD)
+            # order_by (Chroma's row order, see chroma_order.py) needs an integer index
+            c.create_payload_index(name, SEQ_FIELD, qm.PayloadSchemaType.INTEGER)
 
 
 def copy_points(c: QdrantClient, source: str, target: str) -> None:

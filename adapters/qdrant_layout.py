@@ -17,7 +17,9 @@ Points
             Chroma metadata dict verbatim, or null), ``list_keys`` (metadata keys whose
             value is a list: Chroma's ``$eq`` never matches them while Qdrant's match does),
             and in cosine collections ``embedding_b64``: the original float32 vector,
-            little-endian, base64, because Qdrant only keeps the normalised one.
+            little-endian, base64, because Qdrant only keeps the normalised one; and
+            ``seq``, the row's place in Chroma's row order (rules in chroma_order.py;
+            written by QdrantStore.upsert).
 """
 
 from __future__ import annotations

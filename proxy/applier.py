@@ -31,7 +31,7 @@ from proxy.changes import (
 )
 from proxy.config import ApplierConfig
 from proxy.events import ApplyFailed, BatchApplied, DeadLettered, EventBus
-from proxy.journal import APPLIER_CURSOR, Journal, JournalEntry
+from proxy.journal import APPLIER_CURSOR, TARGET, Journal, JournalEntry
 
 log = logging.getLogger("vecbridge.applier")
 
@@ -120,19 +120,25 @@ class Applier:
         events: EventBus,
         config: ApplierConfig,
         cursor: str = APPLIER_CURSOR,
+        destination: str = TARGET,
     ) -> None:
+        """``cursor`` names the checkpoint; ``destination`` the entries to replay (a second
+        applier with ``destination="source"`` writes cutover's changes back to the old store)."""
         self._journal = journal
         self._store = store
         self._events = events
         self._config = config
         self._cursor = cursor
+        self._destination = destination
         self.position = 0
         self.target_healthy = True
 
     async def run(self) -> None:
         self.position = await self._journal.cursor(self._cursor)
         while True:
-            entries = await self._journal.read_after(self.position, READ_BATCH)
+            entries = await self._journal.read_after(
+                self.position, READ_BATCH, self._destination
+            )
             if not entries:
                 await self._journal.wait_appended(timeout=0.5)
                 continue

@@ -17,18 +17,20 @@ only one process can open).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.base import (
     CollectionMissing,
     CollectionSpec,
     Page,
     Record,
+    StoreUnavailable,
     VectorStore,
 )
 from proxy.backfill_state import (
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from proxy.server import Proxy
 
 log = logging.getLogger("vecbridge.backfill")
+T = TypeVar("T")
+RETRIES = 10
 
 
 class BackfillError(RuntimeError):
@@ -180,7 +184,8 @@ class _Job:
     def _fetch(self, cursor: str | None) -> asyncio.Future[Page | None]:
         async def fetch() -> Page | None:
             try:
-                return await self.source.scroll(self.spec.key, cursor, self.options.batch_size)
+                return await retrying(lambda: self.source.scroll(
+                    self.spec.key, cursor, self.options.batch_size))
             except CollectionMissing:
                 return None
 
@@ -194,7 +199,8 @@ class _Job:
         parts = max(1, min(self.options.concurrency, len(records)))
         size = -(-len(records) // parts)
         chunks = [records[i:i + size] for i in range(0, len(records), size)]
-        await asyncio.gather(*(self.target.upsert(spec, chunk) for chunk in chunks))
+        await asyncio.gather(*(retrying(functools.partial(self.target.upsert, spec, chunk))
+                               for chunk in chunks))
 
     def _report(self, state: CollectionCheckpoint, batch: int, copied_here: int,
                 began: float) -> None:
@@ -220,6 +226,23 @@ class _Job:
 
         await replay_journal(self.journal, self.target, {self.spec.key}, state.replayed_to,
                              checkpoint)
+
+
+async def retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, retried with backoff while the store reports a transient failure.
+
+    Chroma answers some reads with a 500 while heavy writes run (observed: "Error
+    finding id"); a backfill must ride through that rather than stop.
+    """
+    for attempt in range(RETRIES):
+        try:
+            return await call()
+        except StoreUnavailable as exc:
+            if attempt == RETRIES - 1:
+                raise
+            log.warning("backfill: transient store failure, retrying: %s", exc)
+            await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 # -- inside a running proxy ------------------------------------------------------------

@@ -121,6 +121,13 @@ class ShadowCompared:
     secondary: str = "target"
 
 
+@dataclass(frozen=True)
+class ShadowDropped:
+    """A sampled read was not mirrored (``reason``: queue_full)."""
+
+    reason: str
+
+
 # -- migration control events (emitted by proxy/control.py, proxy/guard_watch.py) ---------
 
 

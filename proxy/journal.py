@@ -7,7 +7,9 @@ previous commit was flushing goes out in the next single transaction, and each
 caller's future resolves only after that transaction is durable.
 
 Tables
-    entries       seq (the order the primary applied the writes), created, kind, collection, body
+    entries       seq (the order the primary applied the writes), created, kind, collection, body,
+                  destination: 'target' (the new store; the forward applier) or 'source' (the
+                  old store, written back from cutover on by the reverse applier)
     intents       writes forwarded to the primary but not yet journaled; a crash leaves
                   them behind, and start-up re-captures their state from the primary
     dead_letters  entries the secondary refused for good, with the error
@@ -33,6 +35,10 @@ from proxy.tasks import TaskGroup
 T = TypeVar("T")
 
 APPLIER_CURSOR = "applier"
+REVERSE_CURSOR = "reverse_applier"
+TARGET = "target"
+SOURCE = "source"
+DESTINATIONS = (TARGET, SOURCE)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -40,7 +46,8 @@ CREATE TABLE IF NOT EXISTS entries (
     created REAL NOT NULL,
     kind TEXT NOT NULL,
     collection TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    destination TEXT NOT NULL DEFAULT 'target'
 );
 CREATE TABLE IF NOT EXISTS intents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,13 +88,26 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class DirectionStats:
+    """Lag of one destination: its last entry, its applier's checkpoint, what is left."""
+
+    head: int
+    applied: int
+    lag_entries: int
+    lag_seconds: float
+
+
+@dataclass(frozen=True)
 class JournalStats:
+    """``head`` .. ``lag_seconds`` are the forward (target) direction; ``reverse`` the other."""
+
     head: int
     applied: int
     lag_entries: int
     lag_seconds: float
     dead_letters: int
     pending_intents: int
+    reverse: DirectionStats = DirectionStats(0, 0, 0, 0.0)
 
 
 @dataclass
@@ -122,6 +142,11 @@ class Journal:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(entries)")}
+        if "destination" not in columns:  # a journal written before destinations existed
+            conn.execute(
+                "ALTER TABLE entries ADD COLUMN destination TEXT NOT NULL DEFAULT 'target'"
+            )
         self._conn = conn
 
     async def close(self) -> None:
@@ -176,20 +201,29 @@ class Journal:
             raise
         return results
 
-    async def append(self, changes: Sequence[Change], resolve_intent: int | None = None) -> int:
+    async def append(
+        self,
+        changes: Sequence[Change],
+        resolve_intent: int | None = None,
+        destination: str = TARGET,
+    ) -> int:
         """Durably append changes in order; returns the last seq (0 when none were given).
 
         ``resolve_intent`` is removed in the same transaction, so a crash can never leave
-        both an intent and its changes, nor neither.
+        both an intent and its changes, nor neither. ``destination`` names the store the
+        entries are for (``target``: the new store, ``source``: the old one).
         """
+        if destination not in DESTINATIONS:
+            raise ValueError(f"unknown journal destination {destination!r}")
         encoded = [(change_kind(c), str(c.collection), encode_change(c)) for c in changes]
 
         def run(db: sqlite3.Connection, now: float) -> int:
             last = 0
             for kind, collection, body in encoded:
                 cur = db.execute(
-                    "INSERT INTO entries (created, kind, collection, body) VALUES (?,?,?,?)",
-                    (now, kind, collection, body),
+                    "INSERT INTO entries (created, kind, collection, body, destination) "
+                    "VALUES (?,?,?,?,?)",
+                    (now, kind, collection, body, destination),
                 )
                 last = int(cur.lastrowid or 0)
             if resolve_intent is not None:
@@ -230,11 +264,15 @@ class Journal:
         return [(int(r[0]), bytes(r[1])) for r in rows]
 
     # reading and cursors ---------------------------------------------------------
-    async def read_after(self, seq: int, limit: int) -> list[JournalEntry]:
+    async def read_after(
+        self, seq: int, limit: int, destination: str = TARGET
+    ) -> list[JournalEntry]:
+        """Entries for ``destination`` with seq > ``seq``, in order."""
         rows = await self._run(
             lambda: self._db.execute(
-                "SELECT seq, created, body FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
-                (seq, limit),
+                "SELECT seq, created, body FROM entries WHERE seq > ? AND destination = ? "
+                "ORDER BY seq LIMIT ?",
+                (seq, destination, limit),
             ).fetchall()
         )
         return [JournalEntry(int(r[0]), float(r[1]), decode_change(bytes(r[2]))) for r in rows]
@@ -301,17 +339,26 @@ class Journal:
     async def stats(self) -> JournalStats:
         def read() -> JournalStats:
             db = self._db
-            head = int(db.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or 0)
-            row = db.execute(
-                "SELECT position FROM cursors WHERE name = ?", (APPLIER_CURSOR,)
-            ).fetchone()
-            applied = int(row[0]) if row else 0
-            lag, oldest = db.execute(
-                "SELECT COUNT(*), MIN(created) FROM entries WHERE seq > ?", (applied,)
-            ).fetchone()
+            forward = _direction(db, TARGET, APPLIER_CURSOR)
             dead = int(db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
             intents = int(db.execute("SELECT COUNT(*) FROM intents").fetchone()[0])
-            lag_seconds = max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0
-            return JournalStats(head, applied, int(lag), lag_seconds, dead, intents)
+            return JournalStats(
+                forward.head, forward.applied, forward.lag_entries, forward.lag_seconds,
+                dead, intents, _direction(db, SOURCE, REVERSE_CURSOR),
+            )  # fmt: skip
 
         return await self._run(read)
+
+
+def _direction(db: sqlite3.Connection, destination: str, cursor: str) -> DirectionStats:
+    head = db.execute(
+        "SELECT MAX(seq) FROM entries WHERE destination = ?", (destination,)
+    ).fetchone()[0]
+    row = db.execute("SELECT position FROM cursors WHERE name = ?", (cursor,)).fetchone()
+    applied = int(row[0]) if row else 0
+    lag, oldest = db.execute(
+        "SELECT COUNT(*), MIN(created) FROM entries WHERE seq > ? AND destination = ?",
+        (applied, destination),
+    ).fetchone()
+    lag_seconds = max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0
+    return DirectionStats(int(head or 0), applied, int(lag), lag_seconds)

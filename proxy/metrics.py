@@ -23,12 +23,15 @@ from proxy.config import Phase
 from proxy.events import (
     ApplyFailed,
     BatchApplied,
+    CanaryRead,
     DeadLettered,
     EventBus,
     GuardTripped,
     LiveChanged,
     PhaseChanged,
     RequestHandled,
+    ShadowCompared,
+    ShadowDropped,
     UpstreamCalled,
     WriteJournaled,
     WriteUnmirrored,
@@ -156,9 +159,46 @@ class Metrics:
             "vecbridge_backfill_progress_ratio", "Share of a collection backfilled (0..1).",
             ["collection"], registry=r,
         )  # fmt: skip
+        self._init_read_metrics()
         build = Gauge("vecbridge_build_info", "Build information.", ["version"], registry=r)
         build.labels(version=__version__).set(1)
         self._init_label_sets()
+
+    def _init_read_metrics(self) -> None:
+        """Shadow comparison and canary routing (fed by proxy/reads.py's events)."""
+        r = self.registry
+        self.shadow_comparisons = Counter(
+            "vecbridge_shadow_comparisons", "Shadow reads compared, by collection and category.",
+            ["collection", "category"], registry=r,
+        )  # fmt: skip
+        self.shadow_dropped = Counter(
+            "vecbridge_shadow_dropped", "Sampled reads not mirrored, by reason.", ["reason"],
+            registry=r,
+        )  # fmt: skip
+        self.shadow_recall = Histogram(
+            "vecbridge_shadow_recall", "Recall@k of the new store per shadow comparison.",
+            ["collection"], buckets=RECALL_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.shadow_latency_delta = Histogram(
+            "vecbridge_shadow_latency_delta_seconds", "Secondary minus primary read latency.",
+            ["collection"], buckets=DELTA_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.canary_reads = Counter(
+            "vecbridge_canary_reads", "Reads the new store was asked to answer, by outcome.",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        self.shadow_dropped.labels(reason="queue_full")
+        for outcome in ("served", "fallback"):
+            self.canary_reads.labels(outcome=outcome)
+
+    def _on_shadow(self, event: ShadowCompared) -> None:
+        label = self.collection_label(event.collection)
+        self.shadow_comparisons.labels(collection=label, category=event.category).inc()
+        if event.recall is not None:
+            self.shadow_recall.labels(collection=label).observe(event.recall)
+        if event.secondary_seconds is not None:
+            delta = event.secondary_seconds - event.primary_seconds
+            self.shadow_latency_delta.labels(collection=label).observe(delta)
 
     def _init_label_sets(self) -> None:
         for store in ("source", "target"):
@@ -182,6 +222,9 @@ class Metrics:
         bus.subscribe(PhaseChanged, self._on_phase_changed)
         bus.subscribe(GuardTripped, self._on_guard_tripped)
         bus.subscribe(LiveChanged, self._on_live_changed)
+        bus.subscribe(ShadowCompared, self._on_shadow)
+        bus.subscribe(ShadowDropped, lambda e: self.shadow_dropped.labels(reason=e.reason).inc())
+        bus.subscribe(CanaryRead, lambda e: self.canary_reads.labels(outcome=e.outcome).inc())
 
     def _on_backfill(self, event: BackfillCopied) -> None:
         label = self.collection_label(event.collection)

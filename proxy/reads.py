@@ -1,25 +1,160 @@
 """The read path: every read the app makes goes through :class:`ReadPath`.
 
-Today it forwards to the primary. Shadow comparison and canary routing plug in here,
-off the critical path: the app's answer never waits on the secondary unless the read
-was routed to it as canary.
+Per request, from the live snapshot (no I/O):
+
+1. Canary: a translatable read (get/query/count) whose sticky key falls under the
+   serving share (:mod:`proxy.canary`) is answered by the new store in Chroma's format
+   (:mod:`proxy.read_translation`). If the new store fails, the primary answers and the
+   fallback is counted; no error of the new store reaches the app.
+2. Otherwise the request is forwarded raw to the primary, as before.
+3. Shadow: afterwards a sample of translatable reads is handed, with the answer the app
+   got, to the shadow queue (:mod:`proxy.shadow`): a ``put_nowait``, never a wait.
+   The other store is asked by the shadow workers, off the critical path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from typing import Any
+
 from multidict import CIMultiDict
 
+from adapters.base import CollectionMissing
+from proxy.canary import CanaryRouter, serving_percent
+from proxy.config import Config, Phase
 from proxy.dialects.chroma import Route
-from proxy.forwarder import Forwarder, UpstreamResponse
+from proxy.events import CanaryRead, EventBus, UpstreamCalled
+from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
+from proxy.live import LiveSettings, LiveValues
+from proxy.read_translation import SERVABLE_ROUTES, NotServable, TargetReader
+from proxy.shadow import Answer, ShadowJob, ShadowReads, inflate
+
+_JSON_HEADERS = (("Content-Type", "application/json"),)
 
 
 class ReadPath:
-    """Answers app reads (and unknown requests) from the primary."""
+    """Answers app reads: canary share from the new store, the rest from the primary."""
 
-    def __init__(self, primary: Forwarder) -> None:
+    def __init__(
+        self,
+        primary: Forwarder,
+        events: EventBus | None = None,
+        live: LiveSettings | None = None,
+        target: Any = None,
+        config: Config | None = None,
+        rng: random.Random | None = None,
+        noise_every: int = 0,
+    ) -> None:
+        """Without ``live``/``target``/``config``/``events`` it only forwards to the primary."""
         self._primary = primary
+        self._events = events or EventBus()
+        self._live = live
+        self._random = rng or random.Random()
+        self._router = CanaryRouter(self._random)
+        self.reader: TargetReader | None = None
+        self.shadow: ShadowReads | None = None
+        self._canary_timeout = 30.0
+        if target is not None and config is not None and hasattr(target, "run"):
+            self.reader = TargetReader(target, exact=config.target.exact_search)
+            self._canary_timeout = config.target.timeout_seconds
+            self.shadow = ShadowReads(
+                config.shadow, self._ask_secondary, self._events, self.reader.name_of,
+                noise=self._ask_source, noise_every=noise_every,
+            )  # fmt: skip
 
     async def handle(
         self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
     ) -> UpstreamResponse:
-        return await self._primary.send(method, path_qs, headers, body, route=route.name)
+        """The app's answer to one read (or unknown request)."""
+        values = self._live.values if self._live is not None else None
+        if values is None or self.reader is None or route.name not in SERVABLE_ROUTES:
+            return await self._primary.send(method, path_qs, headers, body, route=route.name)
+        if self._router.routed(
+            serving_percent(values), route.collection, headers, values.sticky_header
+        ):
+            served = await self._canary(route, body, values.phase)
+            if served is not None:
+                response, seconds = served
+                self._sample(values, ShadowJob(
+                    route, method, path_qs, headers, body, "target",
+                    (response.status, response.body), seconds,
+                ))  # fmt: skip
+                return response
+        started = time.perf_counter()
+        response = await self._primary.send(method, path_qs, headers, body, route=route.name)
+        seconds = time.perf_counter() - started
+        self._sample(values, ShadowJob(
+            route, method, path_qs, headers, body, "source", (response.status, response.body),
+            seconds, response.headers.get("Content-Encoding", ""),
+        ))  # fmt: skip
+        return response
+
+    async def run(self) -> None:
+        """The shadow workers (until cancelled)."""
+        if self.shadow is not None:
+            await self.shadow.run()
+
+    def snapshot(self) -> dict[str, Any]:
+        """``GET /-/shadow``: shadow totals and worst mismatches."""
+        if self.shadow is None:
+            return {"enabled": False}
+        return {"enabled": True, **self.shadow.snapshot()}
+
+    # canary ------------------------------------------------------------------------
+    async def _canary(
+        self, route: Route, body: bytes, phase: Phase
+    ) -> tuple[UpstreamResponse, float] | None:
+        """The new store's answer and its latency, or None to let the primary answer."""
+        assert self.reader is not None
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.wait_for(self.reader.answer(route, body), self._canary_timeout)
+        except NotServable:
+            return None  # not a read the new store can take yet: not a canary read
+        except Exception as exc:
+            seconds = time.perf_counter() - started
+            if isinstance(exc, CollectionMissing):
+                self.reader.forget()
+            name = self.reader.name_of(route.collection) or "unknown"
+            error = type(exc).__name__  # a class name only: no user data in events
+            self._events.emit(CanaryRead(route.name, name, "fallback", seconds, error))
+            if phase is Phase.FINALIZED:
+                # The old store is no longer written: its answer would be stale.
+                raise UpstreamUnavailable(f"target failed: {error}") from exc
+            return None
+        seconds = time.perf_counter() - started
+        self._events.emit(UpstreamCalled("target", route.name, seconds))
+        self._events.emit(CanaryRead(route.name, answer.collection, "served", seconds))
+        response = UpstreamResponse(answer.status, CIMultiDict(_JSON_HEADERS), answer.body)
+        return response, seconds
+
+    # shadow ------------------------------------------------------------------------
+    def _sample(self, values: LiveValues, job: ShadowJob) -> None:
+        if self.shadow is None:
+            return
+        rate = values.shadow_active_rate
+        if rate > 0.0 and (rate >= 1.0 or self._random.random() < rate):
+            self.shadow.offer(job)
+
+    async def _ask_secondary(self, job: ShadowJob) -> Answer:
+        """The other store's answer to the job's read (runs in a shadow worker)."""
+        if job.served_by == "target":
+            return await self._ask_source(job)
+        assert self.reader is not None
+        answer = await self.reader.answer(job.route, job.body)
+        return answer.status, answer.body
+
+    async def _ask_source(self, job: ShadowJob) -> Answer:
+        headers = CIMultiDict(job.headers)
+        headers.popall("Accept-Encoding", None)  # compare plain JSON
+        response = await self._primary.send(
+            job.method, job.path_qs, headers, job.body, route=job.route.name
+        )
+        return _plain(response)
+
+
+def _plain(response: UpstreamResponse) -> Answer:
+    """Status and body; a gzip/deflate body is inflated (shadow workers only call this)."""
+    return response.status, inflate(response.body, response.headers.get("Content-Encoding", ""))

@@ -9,6 +9,7 @@ the proxy's own. Parts are opened and closed in ``cleanup_ctx`` order.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from adapters.faults import FaultyStore
 from proxy.applier import Applier
 from proxy.config import Config
 from proxy.control_plane import ControlPlane, build_control
+from proxy.cutover import CutoverWrites
+from proxy.cutover_install import install_cutover
 from proxy.dialects.chroma import classify
 from proxy.events import EventBus, RequestHandled
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable, end_to_end_headers
@@ -62,6 +65,8 @@ class Proxy:
     # Operator parts (proxy/control_plane.py): set right after construction in _lifecycle.
     live: LiveSettings = field(init=False)
     control: ControlPlane = field(init=False)
+    # The cutover write path (proxy/cutover.py): set in _lifecycle after control.
+    cutover: CutoverWrites = field(init=False)
 
 
 PROXY_KEY = web.AppKey("proxy", Proxy)
@@ -138,6 +143,11 @@ async def handle_metrics(request: web.Request) -> web.Response:
     )
 
 
+async def handle_shadow(request: web.Request) -> web.Response:
+    """Shadow comparison totals, the noise floor and the worst mismatches kept."""
+    return web.json_response(request.app[PROXY_KEY].reads.snapshot(), dumps=_dumps)
+
+
 async def handle_live(request: web.Request) -> web.Response:
     return web.json_response({"live": True})
 
@@ -183,7 +193,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     if config.faults.enabled:
         target = FaultyStore(target)
     writes = WritePipeline(primary, journal, events, lambda: phases.dual_write)
-    reads = ReadPath(primary)
+    reads = ReadPath(primary, events, live, target, config)
     applier = Applier(journal, target, events, config.applier)
     health = HealthMonitor(primary, target, metrics)
     tasks = TaskGroup("proxy")
@@ -196,13 +206,21 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         config, app.get(CONFIG_PATH_KEY), state, phases, live, journal, events
     )
     proxy.control.config_sinks.append(lambda new: setattr(proxy, "config", new))
+    proxy.cutover = install_cutover(proxy)
+    importlib.import_module("proxy.cutover_admin")  # registers /admin/cutover/rollback
+
     app[PROXY_KEY] = proxy
     await health.check_once()
     recovered = await writes.recover()
     if recovered:
         log.warning("re-captured %d writes left unjournaled by the last stop", recovered)
+    if await proxy.cutover.records.recover():
+        log.warning("journaled for the old store cutover writes left open by the last stop")
     tasks.spawn(applier.run(), name="applier")
+    tasks.spawn(proxy.cutover.reverse.run(), name="reverse-applier")
+    tasks.spawn(proxy.cutover.recover_loop(), name="cutover-recovery")
     tasks.spawn(health.run(), name="health")
+    tasks.spawn(reads.run(), name="shadow-reads")
     tasks.spawn(_recover_loop(writes), name="intent-recovery")
     proxy.control.spawn(tasks)
     try:
@@ -210,6 +228,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     finally:
         await tasks.cancel_all()
         await proxy.control.close()
+        await proxy.cutover.close()
         await primary.close()
         await target.close()
         await journal.close()
@@ -237,6 +256,7 @@ def build_app(config: Config, source_url: str) -> web.Application:
     app.cleanup_ctx.append(_lifecycle)
     app.router.add_get("/-/status", handle_status)
     app.router.add_get("/-/live", handle_live)
+    app.router.add_get("/-/shadow", handle_shadow)
     app.router.add_get("/-/ready", handle_ready)
     app.router.add_post("/-/faults", handle_faults)
     app.router.add_get("/metrics", handle_metrics)

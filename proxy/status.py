@@ -28,6 +28,12 @@ async def build_status(proxy: Proxy) -> dict[str, Any]:
             "lag_seconds": round(stats.lag_seconds, 3),
             "pending_intents": stats.pending_intents,
             "dead_letters": stats.dead_letters,
+            "reverse": {
+                "head": stats.reverse.head,
+                "applied_position": stats.reverse.applied,
+                "lag_entries": stats.reverse.lag_entries,
+                "lag_seconds": round(stats.reverse.lag_seconds, 3),
+            },
         },
         "dead_letters": [d.__dict__ for d in dead],
         "backfill": backfill_progress(proxy),
@@ -45,6 +51,9 @@ async def build_status(proxy: Proxy) -> dict[str, Any]:
             "error": proxy.health.target.error,
         },
     }
+    shadow = proxy.reads.snapshot()  # totals here; the worst mismatches at GET /-/shadow
+    status["shadow_reads"] = {k: v for k, v in shadow.items() if k != "worst"}
     # canary, shadow_sampling, guard, ramp, phase_history, last_validation, reload, webhooks
     status.update(proxy.control.status())
+    status["cutover"] = await proxy.cutover.status()
     return status

@@ -13,7 +13,7 @@ read-back makes every entry a full, idempotent image (see capture.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from multidict import CIMultiDict
 from adapters.base import CollectionKey, CollectionSpec
 from proxy.capture import CaptureFailed, ChromaCapture, Scope, credentials
 from proxy.changes import Change, DropCollection, PutCollection, RenameCollection
+from proxy.cutover_records import is_cutover_intent
 from proxy.dialects.chroma import Route, is_record_write
 from proxy.events import EventBus, WriteJournaled, WriteUnmirrored
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
@@ -30,6 +31,8 @@ from proxy.journal import Journal
 from proxy.locks import WriteLocks
 
 log = logging.getLogger("vecbridge.writes")
+
+WriteHandler = Callable[[Route, str, str, CIMultiDict[str], bytes], Awaitable[UpstreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,21 @@ class WritePipeline:
         self._locks = WriteLocks()
         self._specs: dict[str, CollectionSpec] = {}  # collection UUID -> spec
         self._in_flight: set[int] = set()  # intents a live request is still settling
+        # Set by proxy/cutover.py: picks the path by phase and calls handle_forward itself.
+        self.dispatch: WriteHandler | None = None
 
     async def handle(
         self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
     ) -> UpstreamResponse:
+        """Every app write: through the dispatcher when one is installed, else forward."""
+        if self.dispatch is not None:
+            return await self.dispatch(route, method, path_qs, headers, body)
+        return await self.handle_forward(route, method, path_qs, headers, body)
+
+    async def handle_forward(
+        self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
+    ) -> UpstreamResponse:
+        """The old store is primary: forward, and journal the effect when mirroring."""
         if not self._mirroring():
             return await self._forward(route, method, path_qs, headers, body)
         parsed = _parse(body)
@@ -274,8 +288,8 @@ class WritePipeline:
         """Capture again every intent a crash (or an unreachable primary) left behind."""
         recovered = 0
         for intent_id, data in await self._journal.pending_intents():
-            if intent_id in self._in_flight:
-                continue
+            if intent_id in self._in_flight or is_cutover_intent(data):
+                continue  # cutover intents are the cutover path's (proxy/cutover_records.py)
             intent = Intent.decode(data)
             key = intent.collection
             if intent.route in ("create_collection", "delete_collection"):

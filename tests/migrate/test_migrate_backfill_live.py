@@ -21,8 +21,8 @@ from migrate_support import checkpoint, cli_json, seed
 from proxy.embedded import EmbeddedChroma, free_port
 from workload import WorkloadResult, run_writer
 
-RECORDS = int(os.environ.get("VECBRIDGE_LIVE_RECORDS", "8000"))
-DIM = int(os.environ.get("VECBRIDGE_LIVE_DIM", "64"))
+RECORDS = int(os.environ.get("LIVE_BACKFILL_RECORDS", "8000"))
+DIM = int(os.environ.get("LIVE_BACKFILL_DIM", "64"))
 BATCH = 250
 
 

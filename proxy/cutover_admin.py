@@ -1,0 +1,31 @@
+"""``POST /admin/cutover/rollback {"force"?, "reason"?}``: a rollback that may be forced.
+
+The plain ``/admin/rollback`` is refused while the old store is down or behind (see
+proxy/cutover.py); this route can override that, accepting that the old store gets the
+remaining cutover writes later, after writes it takes as primary again.
+Imported for its side effect (route registration) before the admin app is built.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.admin import _body, _json, add_admin_route, proxy_of
+from proxy.config import Phase
+
+
+async def post_cutover_rollback(request: web.Request) -> web.Response:
+    body = await _body(request)
+    proxy = proxy_of(request)
+    reason = str(body.get("reason") or "operator rollback")
+    cutover = proxy.cutover
+    cutover.force_rollback = bool(body.get("force", False))
+    try:
+        previous = await proxy.control.controller.rollback(reason)
+    finally:
+        cutover.force_rollback = False
+    return _json({"from": previous.value, "to": Phase.SHADOW.value, "reason": reason,
+                  "forced": bool(body.get("force", False))})  # fmt: skip
+
+
+add_admin_route("POST", "/admin/cutover/rollback", post_cutover_rollback)

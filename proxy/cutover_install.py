@@ -1,0 +1,55 @@
+"""Wiring of the cutover write path into a running proxy (called from server._lifecycle)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from adapters.chroma import ChromaStore
+from proxy.applier import Applier, apply_change
+from proxy.changes import Change
+from proxy.cutover import CutoverWrites
+from proxy.cutover_catalog import RunnableStore, TargetCollections
+from proxy.cutover_collections import CutoverCollections
+from proxy.cutover_records import CutoverRecords
+from proxy.events import ApplyFailed, DeadLettered, EventBus
+from proxy.journal import REVERSE_CURSOR, SOURCE
+from proxy.locks import WriteLocks
+
+if TYPE_CHECKING:
+    from proxy.server import Proxy
+
+log = logging.getLogger("vecbridge.cutover")
+
+
+def _log_reverse(bus: EventBus) -> None:
+    # The reverse applier reports on a bus of its own: its batches must not count as the
+    # new store's progress in the forward metrics.
+    bus.subscribe(ApplyFailed, lambda e: log.warning("reverse apply %s: %s", e.kind, e.error))
+    bus.subscribe(DeadLettered, lambda e: log.error("reverse entry %d dead-lettered", e.seq))
+
+
+def install_cutover(proxy: Proxy) -> CutoverWrites:
+    """Build the cutover parts, route the proxy's writes through them, register the hooks."""
+    target: RunnableStore = proxy.target  # type: ignore[assignment]
+    old_store = ChromaStore(proxy.source_url, timeout=proxy.config.upstream.request_timeout_seconds)
+    bus = EventBus()
+    _log_reverse(bus)
+    reverse = Applier(proxy.journal, old_store, bus, proxy.config.applier,
+                      cursor=REVERSE_CURSOR, destination=SOURCE)  # fmt: skip
+    collections = TargetCollections(target)
+    locks = WriteLocks()
+    records = CutoverRecords(target, proxy.journal, collections, locks)
+    cutover = CutoverWrites(proxy.phases, proxy.writes.handle_forward, records, proxy.journal,
+                            reverse, old_store)  # fmt: skip
+
+    async def to_target(change: Change) -> None:
+        await apply_change(target, change)
+
+    cutover.collections = CutoverCollections(
+        proxy.primary, to_target, proxy.journal, collections, locks, cutover.drain_reverse
+    )
+    proxy.writes.dispatch = cutover.handle
+    proxy.control.controller.before_hooks.append(cutover.before)
+    proxy.control.controller.after_hooks.append(cutover.after)
+    return cutover

@@ -1,0 +1,234 @@
+"""Shadow reads: a sample of the app's reads mirrored to the other store and compared.
+
+Off the critical path by construction: the read path calls :meth:`ShadowReads.offer`
+AFTER the app's answer is known, which is a ``put_nowait`` into a bounded queue (a full
+queue drops the job and counts it). Workers (``shadow.concurrency``) ask the other store
+with a timeout, compare the two answers (:mod:`proxy.shadow_compare`), emit
+:class:`ShadowCompared`, and keep the worst mismatches for ``GET /-/shadow``.
+
+Optionally (``noise_every`` > 0) every Nth sampled query is also asked of the old store
+a second time and compared with its own first answer: the noise floor of approximate
+search, reported next to the comparisons so HNSW jitter is not read as a regression.
+It does not feed the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+import zlib
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from multidict import CIMultiDict
+
+from proxy.config import ShadowConfig
+from proxy.dialects.chroma import Route
+from proxy.events import EventBus, ShadowCompared, ShadowDropped
+from proxy.shadow_compare import Comparison, compare, severity
+
+log = logging.getLogger("vecbridge.shadow")
+
+Answer = tuple[int, bytes]
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """A read the app already got its answer to, to be asked of the other store."""
+
+    route: Route
+    method: str
+    path_qs: str
+    headers: CIMultiDict[str]
+    body: bytes
+    served_by: str  # "source" or "target": the store whose answer the app got
+    answer: Answer
+    seconds: float  # how long that store took
+    encoding: str = ""  # Content-Encoding of the answer's body, inflated by the worker
+
+    @property
+    def secondary(self) -> str:
+        return "source" if self.served_by == "target" else "target"
+
+
+SecondaryRead = Callable[[ShadowJob], Awaitable[Answer]]
+
+
+class ShadowReads:
+    """The bounded queue, its workers, and what they found."""
+
+    def __init__(
+        self,
+        config: ShadowConfig,
+        secondary: SecondaryRead,
+        events: EventBus,
+        name_of: Callable[[str], str | None],
+        noise: SecondaryRead | None = None,
+        noise_every: int = 0,
+    ) -> None:
+        self.config = config
+        self._secondary = secondary
+        self._events = events
+        self._name_of = name_of
+        self._noise = noise
+        self._noise_every = noise_every if noise is not None else 0
+        self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(maxsize=config.queue_size)
+        self._worst: list[tuple[tuple[int, float, float], int, dict[str, Any]]] = []
+        self._tick = itertools.count()
+        self._categories: Counter[str] = Counter()
+        self._recall_sum = 0.0
+        self._recall_n = 0
+        self._dropped = 0
+        self._noise_stats: Counter[str] = Counter()
+        self._noise_recall_sum = 0.0
+        self._sampled_queries = 0
+
+    def offer(self, job: ShadowJob) -> bool:
+        """Queue ``job`` without waiting; False (and counted) when the queue is full."""
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self._dropped += 1
+            self._events.emit(ShadowDropped("queue_full"))
+            return False
+        return True
+
+    async def run(self) -> None:
+        """The workers; runs until cancelled."""
+        workers = [
+            asyncio.create_task(self._worker(), name=f"shadow-{n}")
+            for n in range(self.config.concurrency)
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self._process(job)
+            except Exception:
+                log.exception("shadow comparison failed; skipped")
+            finally:
+                self._queue.task_done()
+
+    async def _process(self, job: ShadowJob) -> None:
+        k = _k_of(job)
+        started = time.perf_counter()
+        try:
+            other = await asyncio.wait_for(self._secondary(job), self.config.timeout_seconds)
+        except TimeoutError:
+            self._record(job, Comparison("timeout", k=k), None)
+            return
+        except Exception as exc:
+            log.debug("shadow read failed: %s", type(exc).__name__)
+            self._record(job, Comparison("error", k=k), None)
+            return
+        seconds = time.perf_counter() - started
+        own = (job.answer[0], inflate(job.answer[1], job.encoding))
+        old, new = (own, other) if job.served_by == "source" else (other, own)
+        self._record(job, compare(job.route.name, k, old, new), seconds)
+        await self._maybe_noise(job, k)
+
+    def _record(self, job: ShadowJob, result: Comparison, seconds: float | None) -> None:
+        name = self._name_of(job.route.collection) or "unknown"
+        recall = result.recall if result.category not in ("error", "timeout") else None
+        self._events.emit(
+            ShadowCompared(
+                job.route.name, name, result.category, recall, result.k, job.seconds,
+                seconds, job.secondary,
+            )
+        )  # fmt: skip
+        self._categories[result.category] += 1
+        if recall is not None:
+            self._recall_sum += recall
+            self._recall_n += 1
+        if result.category != "match":
+            self._keep_worst(job, name, result, seconds)
+
+    def _keep_worst(
+        self, job: ShadowJob, name: str, result: Comparison, seconds: float | None
+    ) -> None:
+        if self.config.worst_kept <= 0:
+            return
+        entry = {
+            "at": round(time.time(), 3), "route": job.route.name, "collection": name,
+            "collection_id": job.route.collection, "category": result.category,
+            "recall": result.recall, "k": result.k, "rank_agreement": result.rank_agreement,
+            "max_distance_delta": result.max_distance_delta, "missing_ids": result.missing,
+            "extra_ids": result.extra, "primary": job.served_by, "secondary": job.secondary,
+            "primary_seconds": round(job.seconds, 6),
+            "secondary_seconds": None if seconds is None else round(seconds, 6),
+        }  # fmt: skip
+        item = (severity(result), next(self._tick), entry)
+        if len(self._worst) < self.config.worst_kept:
+            heapq.heappush(self._worst, item)
+        elif item[0] > self._worst[0][0]:
+            heapq.heapreplace(self._worst, item)
+
+    async def _maybe_noise(self, job: ShadowJob, k: int) -> None:
+        if not self._noise_every or job.route.name != "query" or job.served_by != "source":
+            return
+        self._sampled_queries += 1
+        if self._sampled_queries % self._noise_every or self._noise is None:
+            return
+        try:
+            again = await asyncio.wait_for(self._noise(job), self.config.timeout_seconds)
+        except Exception:
+            return
+        result = compare("query", k, (job.answer[0], inflate(job.answer[1], job.encoding)), again)
+        self._noise_stats[result.category] += 1
+        self._noise_recall_sum += result.recall if result.recall is not None else 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``GET /-/shadow`` shows: totals, noise floor, worst mismatches (worst first)."""
+        worst = [entry for _, _, entry in sorted(self._worst, reverse=True)]
+        noise_n = sum(self._noise_stats.values())
+        return {
+            "queue": {"size": self._queue.qsize(), "capacity": self.config.queue_size},
+            "compared": sum(self._categories.values()),
+            "dropped": self._dropped,
+            "by_category": dict(self._categories),
+            "mean_recall": self._recall_sum / self._recall_n if self._recall_n else None,
+            "noise_floor": {
+                "compared": noise_n,
+                "by_category": dict(self._noise_stats),
+                "mean_recall": self._noise_recall_sum / noise_n if noise_n else None,
+            },
+            "worst": worst,
+        }
+
+    async def drain(self) -> None:
+        """Wait until every queued job is compared (tests, benchmarks)."""
+        await self._queue.join()
+
+
+def inflate(body: bytes, encoding: str) -> bytes:
+    """``body`` without its gzip/deflate Content-Encoding (unchanged when plain or unknown)."""
+    encoding = encoding.strip().lower()
+    if encoding not in ("gzip", "deflate"):
+        return body
+    try:
+        return zlib.decompress(body, 31 if encoding == "gzip" else 15)
+    except zlib.error:
+        return body
+
+
+def _k_of(job: ShadowJob) -> int:
+    if job.route.name != "query":
+        return 0
+    try:
+        body = orjson.loads(job.body)
+        k = body.get("n_results") if isinstance(body, dict) else None
+    except orjson.JSONDecodeError:
+        return 0
+    return k if isinstance(k, int) and not isinstance(k, bool) else 10
