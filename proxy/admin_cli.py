@@ -1,7 +1,7 @@
 """The operator's CLI verbs; each one is a call to the running proxy's admin API.
 
     vecbridge status | phase NAME [--force] | canary PCT | shadow RATE
-    vecbridge rollback [--reason TEXT] | rearm | cutover [--force] | finalize
+    vecbridge rollback [--reason TEXT] [--force] | rearm | cutover [--force] | finalize
     vecbridge reload | ramp pause|resume
 
 The token comes from ``--token``, else ``VECBRIDGE_ADMIN__TOKEN``, else the config's
@@ -158,7 +158,16 @@ def register(verbs: Any) -> None:
 
     rollback = _verb(verbs, "rollback", "back to shadow with canary 0")
     rollback.add_argument("--reason", default=None, help="recorded and sent to the webhooks")
-    rollback.set_defaults(func=lambda a: _run(a, "POST", "/admin/rollback", {"reason": a.reason}))
+    rollback.add_argument(
+        "--force", action="store_true",
+        help="roll back from cutover even while the old store is down or behind",
+    )  # fmt: skip
+    rollback.set_defaults(
+        func=lambda a: _run(
+            a, "POST", "/admin/cutover/rollback" if a.force else "/admin/rollback",
+            {"reason": a.reason, "force": a.force},
+        )  # fmt: skip
+    )
 
     cutover = _verb(verbs, "cutover", "make the new store primary")
     cutover.add_argument("--force", action="store_true", help="skip the lag/validation checks")

@@ -255,14 +255,14 @@ def _column(values: list[Any] | None, index: int) -> Any:
 
 
 def merge_metadata(old: Metadata | None, new: Metadata | None) -> Metadata | None:
-    """Chroma's update/upsert merge: new keys win, a None value deletes the key."""
+    """Chroma's update/upsert merge: new keys win, a None (or []) value deletes the key."""
     if new is None:
         return old
     merged = dict(old or {})
     for key, value in new.items():
-        if value is None:
+        if value is None or value == []:  # an empty list is accepted and removes the key too
             merged.pop(key, None)
-        elif value != []:  # an empty list is accepted and stores nothing
+        else:
             merged[key] = value
     return merged or None
 

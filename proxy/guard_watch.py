@@ -107,7 +107,14 @@ class GuardWatch:
         phase = self._control.phases.current
         if not self.guard.config.enabled or phase not in GUARDED:
             return None
-        if self._control.guard_trip() is not None or not analysis.breaches:
+        trip = self._control.guard_trip()
+        if trip is not None:
+            # Tripped but still in a guarded phase: the automatic rollback was refused
+            # (e.g. the old store was down while draining). Keep trying it.
+            reason = str(trip.get("reason"))
+            await self._control.rollback(reason, str(trip.get("detail")), automatic=True)
+            return None
+        if not analysis.breaches:
             return None
         breach = analysis.breaches[0]
         await self.trip(breach, phase)

@@ -10,6 +10,9 @@ Per request, from the live snapshot (no I/O):
 3. Shadow: afterwards a sample of translatable reads is handed, with the answer the app
    got, to the shadow queue (:mod:`proxy.shadow`): a ``put_nowait``, never a wait.
    The other store is asked by the shadow workers, off the critical path.
+
+Events: :class:`CanaryRead` once per read the new store was asked to answer (here);
+:class:`ShadowCompared` once per sampled read compared (by the shadow workers).
 """
 
 from __future__ import annotations
@@ -77,18 +80,21 @@ class ReadPath:
             served = await self._canary(route, body, values.phase)
             if served is not None:
                 response, seconds = served
-                self._sample(values, ShadowJob(
-                    route, method, path_qs, headers, body, "target",
-                    (response.status, response.body), seconds,
-                ))  # fmt: skip
+                if self._sampled(values):
+                    self._offer(ShadowJob(
+                        route, method, path_qs, headers, body, "target",
+                        (response.status, response.body), seconds,
+                    ))  # fmt: skip
                 return response
         started = time.perf_counter()
         response = await self._primary.send(method, path_qs, headers, body, route=route.name)
         seconds = time.perf_counter() - started
-        self._sample(values, ShadowJob(
-            route, method, path_qs, headers, body, "source", (response.status, response.body),
-            seconds, response.headers.get("Content-Encoding", ""),
-        ))  # fmt: skip
+        if self._sampled(values):
+            self._offer(ShadowJob(
+                route, method, path_qs, headers, body, "source",
+                (response.status, response.body), seconds,
+                response.headers.get("Content-Encoding", ""),
+            ))  # fmt: skip
         return response
 
     async def run(self) -> None:
@@ -131,12 +137,13 @@ class ReadPath:
         return response, seconds
 
     # shadow ------------------------------------------------------------------------
-    def _sample(self, values: LiveValues, job: ShadowJob) -> None:
-        if self.shadow is None:
-            return
+    def _sampled(self, values: LiveValues) -> bool:
         rate = values.shadow_active_rate
-        if rate > 0.0 and (rate >= 1.0 or self._random.random() < rate):
-            self.shadow.offer(job)
+        return rate > 0.0 and (rate >= 1.0 or self._random.random() < rate)
+
+    def _offer(self, job: ShadowJob) -> None:
+        if self.shadow is not None:
+            self.shadow.offer(job)  # never waits: a full queue drops (and counts) the job
 
     async def _ask_secondary(self, job: ShadowJob) -> Answer:
         """The other store's answer to the job's read (runs in a shadow worker)."""

@@ -55,6 +55,16 @@ def _metadata(rng: random.Random, partial: bool) -> dict[str, Any]:
     return meta
 
 
+def _connect(host: str, port: int, collection: str, attempts: int = 100) -> Any:
+    """The collection handle; retried, since the proxy may be restarting (kill tests)."""
+    for _ in range(attempts - 1):
+        try:
+            return chromadb.HttpClient(host=host, port=port).get_collection(collection)
+        except Exception:
+            time.sleep(0.1)
+    return chromadb.HttpClient(host=host, port=port).get_collection(collection)
+
+
 def run_writer(
     host: str,
     port: int,
@@ -69,8 +79,7 @@ def run_writer(
     """One writer: ``operations`` random writes on a shared id pool."""
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
-    client = chromadb.HttpClient(host=host, port=port)
-    col = client.get_collection(collection)
+    col = _connect(host, port, collection)
     for _ in range(operations):
         if stop is not None and stop.is_set():
             return

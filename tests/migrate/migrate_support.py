@@ -12,7 +12,6 @@ import chromadb
 import numpy as np
 import orjson
 import yaml
-
 from harness import REPO
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from harness import assert_same_rows, chroma_rows, qdrant_rows
+from migrate_support import cli, cli_json, seed, write_config
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as qm
 
 from adapters.base import CollectionKey
 from adapters.qdrant_layout import collection_name, point_id
-from harness import assert_same_rows, chroma_rows, qdrant_rows
-from migrate_support import cli, cli_json, seed, write_config
 from proxy.embedded import EmbeddedChroma
 
 

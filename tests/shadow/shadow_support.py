@@ -30,21 +30,19 @@ def client_of(url: str, headers: dict[str, str] | None = None) -> Any:
     return chromadb.HttpClient(host=host, port=int(port), headers=headers)
 
 
-def load(
-    proxy: ProxyProcess, name: str, vectors: np.ndarray[Any, Any], space: str = "l2"
-) -> Any:
+def load(proxy: ProxyProcess, name: str, vectors: np.ndarray[Any, Any], space: str = "l2") -> Any:
     """Create ``name`` through the proxy and add ``vectors`` (ids r-0..), then catch up."""
     collection = client_of(proxy.url).create_collection(
         name, configuration={"hnsw": {"space": space}}
     )
     for start_at in range(0, len(vectors), 1000):
         chunk = vectors[start_at : start_at + 1000]
-        ids = [f"r-{i}" for i in range(start_at, start_at + len(chunk))]
+        numbers = range(start_at, start_at + len(chunk))
         collection.add(
-            ids=ids,
+            ids=[f"r-{i}" for i in numbers],
             embeddings=chunk.tolist(),
-            metadatas=[{"i": i, "even": i % 2 == 0} for i in range(start_at, start_at + len(chunk))],
-            documents=[f"doc {i}" for i in range(start_at, start_at + len(chunk))],
+            metadatas=[{"i": i, "even": i % 2 == 0} for i in numbers],
+            documents=[f"doc {i}" for i in numbers],
         )
     proxy.wait_caught_up()
     return collection

@@ -21,7 +21,7 @@ N, DIM = 300, 8
 def _reads(collection: Any, queries: np.ndarray) -> list[Any]:
     """A fixed mix of get / query / count the app makes."""
     out: list[Any] = [collection.count()]
-    out.append(collection.get(ids=["r-5", "r-1", "r-404", "r-5"]))
+    out.append(collection.get(ids=["r-5", "r-1", "r-404"]))
     out.append(collection.get(where={"even": True}, limit=7, offset=3))
     out.append(collection.get(ids=["r-2", "r-3"], include=["embeddings", "documents"]))
     for q in queries:
@@ -33,11 +33,12 @@ def _reads(collection: Any, queries: np.ndarray) -> list[Any]:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) or isinstance(a, np.ndarray):
+        same_keys: bool = a.keys() == b.keys()
+        return same_keys and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple | np.ndarray):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):
-        return abs(a - b) <= 1e-4 * max(1.0, abs(a))
+        return bool(abs(a - b) <= 1e-4 * max(1.0, abs(a)))
     return bool(a == b)
 
 

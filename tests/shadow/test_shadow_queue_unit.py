@@ -29,6 +29,10 @@ def _job(ids: list[str], served_by: str = "source") -> ShadowJob:
     return ShadowJob(ROUTE, "POST", "/q", CIMultiDict(), body, served_by, _answer(ids), 0.01)
 
 
+def _config(**values: Any) -> ShadowConfig:
+    return ShadowConfig.model_validate(values)
+
+
 class Recorder:
     def __init__(self, bus: EventBus) -> None:
         self.compared: list[ShadowCompared] = []
@@ -45,7 +49,7 @@ async def test_full_queue_drops_without_waiting_and_counts() -> None:
         await gate.wait()
         return job.answer
 
-    shadow = ShadowReads(ShadowConfig(queue_size=3, concurrency=1), slow, bus, lambda _: "c")
+    shadow = ShadowReads(_config(queue_size=3, concurrency=1), slow, bus, lambda _: "c")
     metrics = Metrics()
     metrics.subscribe(bus)
     results = [shadow.offer(_job(["a"])) for _ in range(5)]  # no worker yet: never blocks
@@ -75,7 +79,7 @@ async def test_timeout_error_and_recall_are_reported() -> None:
         return outcome  # type: ignore[no-any-return]
 
     shadow = ShadowReads(
-        ShadowConfig(timeout_seconds=0.05, concurrency=2, worst_kept=2), secondary, bus,
+        _config(timeout_seconds=0.05, concurrency=2, worst_kept=2), secondary, bus,
         lambda _: "books",
     )  # fmt: skip
     runner = asyncio.create_task(shadow.run())
@@ -101,7 +105,7 @@ async def test_canary_served_read_is_compared_against_the_source() -> None:
     async def source(job: ShadowJob) -> Answer:
         return _answer(["a", "b", "c", "d"])
 
-    shadow = ShadowReads(ShadowConfig(), source, bus, lambda _: None)
+    shadow = ShadowReads(_config(), source, bus, lambda _: None)
     runner = asyncio.create_task(shadow.run())
     shadow.offer(_job(["a", "b", "c", "x"], served_by="target"))
     await asyncio.wait_for(shadow.drain(), 5)

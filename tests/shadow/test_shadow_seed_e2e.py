@@ -38,7 +38,8 @@ def test_canary_100_gives_chroma_top10_and_shadow_reports_same_recall(
             assert len(got) == K
             recalls.append(len(set(got) & set(want)) / K)
             exact_recalls.append(len(set(got) & set(_exact_top(vectors, q))) / K)
-            assert ours["metadatas"][0][0] == {"i": int(got[0][2:]), "even": int(got[0][2:]) % 2 == 0}
+            first = int(got[0][2:])
+            assert ours["metadatas"][0][0] == {"i": first, "even": first % 2 == 0}
         assert np.mean(recalls) >= 0.95, recalls
         assert np.mean(exact_recalls) == 1.0, exact_recalls
 
