@@ -131,6 +131,11 @@ def _verb(verbs: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    path = "/admin/cutover/rollback" if args.force else "/admin/rollback"
+    return _run(args, "POST", path, {"reason": args.reason, "force": args.force})
+
+
 def register(verbs: Any) -> None:
     """Add the admin verbs to ``vecbridge``'s subparsers (called from proxy/cli.py)."""
     _common(verbs.choices["status"], with_config=False)
@@ -162,12 +167,7 @@ def register(verbs: Any) -> None:
         "--force", action="store_true",
         help="roll back from cutover even while the old store is down or behind",
     )  # fmt: skip
-    rollback.set_defaults(
-        func=lambda a: _run(
-            a, "POST", "/admin/cutover/rollback" if a.force else "/admin/rollback",
-            {"reason": a.reason, "force": a.force},
-        )  # fmt: skip
-    )
+    rollback.set_defaults(func=_rollback)
 
     cutover = _verb(verbs, "cutover", "make the new store primary")
     cutover.add_argument("--force", action="store_true", help="skip the lag/validation checks")
