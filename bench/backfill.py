@@ -96,7 +96,7 @@ def run_naive(url: str, name: str, target_kind: str, tmp: Path) -> int:
     dump = tmp / "dump.jsonl"
     with dump.open("w") as out:
         for part in range(gets):
-            data = col.get(include=["embeddings", "metadatas", "documents"],
+            data: Any = col.get(include=["embeddings", "metadatas", "documents"],
                            limit=size, offset=part * size)
             for i, rid in enumerate(data["ids"]):
                 out.write(json.dumps({"id": rid, "embedding": data["embeddings"][i].tolist(),

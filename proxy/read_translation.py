@@ -14,6 +14,7 @@ collection unknown to the target) is raised for the caller to fall back on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from adapters import qdrant_reads
-from adapters.base import CollectionSpec
+from adapters.base import CollectionSpec, StoreUnavailable
 from adapters.chroma_filter import InvalidArgument
 from adapters.qdrant_layout import collection_name
 from adapters.qdrant_reads import ChromaInternalError, ReadTarget
@@ -38,6 +39,7 @@ from proxy.chroma_reads import (
 from proxy.dialects.chroma import Route
 
 SERVABLE_ROUTES = frozenset({"get", "query", "count"})
+RETRY_SECONDS = 1.0
 # Answers Chroma gives itself: the target reproduces them instead of falling back.
 _CHROMA_ERRORS = (BodyError, InvalidArgument, ChromaInternalError)
 
@@ -79,6 +81,8 @@ class TargetReader:
         self._clock = clock
         self._specs: dict[str, CollectionSpec] = {}
         self._loaded_at: float | None = None
+        self._failed_at: float | None = None
+        self._pending: asyncio.Future[None] | None = None
 
     def name_of(self, collection_id: str) -> str | None:
         """The cached name of a collection UUID (no I/O), or None."""
@@ -86,22 +90,43 @@ class TargetReader:
         return None if spec is None else spec.key.name
 
     async def spec(self, collection_id: str) -> CollectionSpec | None:
-        """The target's spec of a Chroma collection UUID (catalog re-read when stale)."""
-        now = self._clock()
-        fresh = self._loaded_at is not None and now - self._loaded_at < self._cache_seconds
-        # One catalog listing refreshes every UUID at once; a miss re-lists at most once
-        # per second so unknown UUIDs cannot hammer the store.
-        may_reload = self._loaded_at is None or now - self._loaded_at >= min(
-            1.0, self._cache_seconds
-        )
-        if (not fresh or collection_id not in self._specs) and may_reload:
-            await self._reload(now)
+        """The target's spec of a Chroma collection UUID; StoreUnavailable when unreadable.
+
+        A known spec is served from the cache while a stale cache is re-read in the
+        background; an unknown UUID waits for the one listing in flight (shared, and
+        shielded so a caller's timeout does not cancel it for the others).
+        """
+        if self._pending is None and self._needs_reload(collection_id):
+            self._pending = asyncio.ensure_future(self._reload())
+        if collection_id not in self._specs and self._pending is not None:
+            await asyncio.shield(self._pending)
+        if collection_id not in self._specs and self._failed_at is not None:
+            raise StoreUnavailable("the new store's catalog could not be read")
         return self._specs.get(collection_id)
 
-    async def _reload(self, now: float) -> None:
-        specs: list[CollectionSpec] = await self._store.list_collections()
+    def _needs_reload(self, collection_id: str) -> bool:
+        # One listing refreshes every UUID at once; after a failure, or for an unknown
+        # UUID, the store is asked at most once a second so it cannot be hammered.
+        now = self._clock()
+        if self._failed_at is not None and now - self._failed_at < RETRY_SECONDS:
+            return False
+        if self._loaded_at is None:
+            return True
+        age = now - self._loaded_at
+        missing = collection_id not in self._specs
+        return age >= self._cache_seconds or (missing and age >= RETRY_SECONDS)
+
+    async def _reload(self) -> None:
+        try:
+            specs: list[CollectionSpec] = await self._store.list_collections()
+        except Exception:
+            self._failed_at = self._clock()
+            return
+        finally:
+            self._pending = None
         self._specs = {s.source_id: s for s in specs if s.source_id}
-        self._loaded_at = now
+        self._loaded_at = self._clock()
+        self._failed_at = None
 
     def forget(self) -> None:
         """Drop the cache (a collection vanished or changed under us)."""

@@ -208,6 +208,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     proxy.control.config_sinks.append(lambda new: setattr(proxy, "config", new))
     proxy.cutover = install_cutover(proxy)
     importlib.import_module("proxy.cutover_admin")  # registers /admin/cutover/rollback
+    importlib.import_module("proxy.migrate_admin")  # registers /admin/backfill, /validate
 
     app[PROXY_KEY] = proxy
     await health.check_once()

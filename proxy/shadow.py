@@ -18,6 +18,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import re
 import time
 import zlib
 from collections import Counter
@@ -25,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from multidict import CIMultiDict
 
 from proxy.config import ShadowConfig
@@ -223,12 +223,12 @@ def inflate(body: bytes, encoding: str) -> bytes:
         return body
 
 
+_N_RESULTS = re.compile(rb'"n_results"\s*:\s*(\d+)')
+
+
 def _k_of(job: ShadowJob) -> int:
+    """The query's n_results (Chroma's default 10), without parsing the vectors."""
     if job.route.name != "query":
         return 0
-    try:
-        body = orjson.loads(job.body)
-        k = body.get("n_results") if isinstance(body, dict) else None
-    except orjson.JSONDecodeError:
-        return 0
-    return k if isinstance(k, int) and not isinstance(k, bool) else 10
+    found = _N_RESULTS.search(job.body)
+    return int(found.group(1)) if found else 10

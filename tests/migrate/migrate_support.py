@@ -19,7 +19,8 @@ def seed(url: str, name: str, count: int, dim: int, space: str = "l2", seed: int
     """``count`` records id-0.. with mixed metadata (ints, floats, lists) and documents."""
     host, port = url.removeprefix("http://").split(":")
     client = chromadb.HttpClient(host=host, port=int(port))
-    col = client.create_collection(name, configuration={"hnsw": {"space": space}})
+    col = client.create_collection(
+        name, configuration={"hnsw": {"space": space}})  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     for start in range(0, count, 1000):
         ids = [f"id-{i}" for i in range(start, min(count, start + 1000))]
@@ -52,4 +53,4 @@ def cli_json(*args: str) -> tuple[int, Any]:
 
 def checkpoint(journal_dir: Path) -> dict[str, Any]:
     path = journal_dir / "backfill.json"
-    return orjson.loads(path.read_bytes()) if path.exists() else {}  # type: ignore[no-any-return]
+    return orjson.loads(path.read_bytes()) if path.exists() else {}

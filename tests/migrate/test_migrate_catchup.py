@@ -77,7 +77,7 @@ class DyingTarget(MemoryStore):
         super().__init__()
         self.calls, self.die_after, self.written = 0, die_after, 0
 
-    async def upsert(self, spec: CollectionSpec, records: object) -> None:  # type: ignore[override]
+    async def upsert(self, spec: CollectionSpec, records: object) -> None:
         self.calls += 1
         if self.calls > self.die_after:
             raise Killed()

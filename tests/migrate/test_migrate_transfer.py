@@ -10,9 +10,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from qdrant_client import QdrantClient
 from harness import chroma_rows
 from migrate_support import cli, cli_json, seed, write_config
+from qdrant_client import QdrantClient
 
 from proxy.embedded import EmbeddedChroma, free_port
 

@@ -1,0 +1,45 @@
+"""Admin routes of the migration verbs, for targets only the proxy can open (local mode).
+
+    POST /admin/backfill  {"collections"?, "options"?}   start a backfill (409 if one runs)
+    GET  /admin/backfill                                 progress of the current/last one
+    POST /admin/validate  {"collections"?, "options"?}   run a validation, return the report
+
+Imported for its side effect (route registration) before the admin app is built.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.admin import _body, _json, add_admin_route, proxy_of
+from proxy.backfill import BackfillError, backfill_progress, start_backfill
+from proxy.validation_run import run_validation
+
+
+async def post_backfill(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        progress = await start_backfill(proxy_of(request), body.get("collections"),
+                                        body.get("options") or {})
+    except BackfillError as exc:
+        return _json({"error": str(exc)}, status=409)
+    return _json(progress, status=202)
+
+
+async def get_backfill(request: web.Request) -> web.Response:
+    return _json(backfill_progress(proxy_of(request)))
+
+
+async def post_validate(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        report = await run_validation(proxy_of(request), body.get("options") or {},
+                                      body.get("collections"))
+    except BackfillError as exc:  # unknown collection
+        return _json({"error": str(exc)}, status=400)
+    return _json(report)
+
+
+add_admin_route("POST", "/admin/backfill", post_backfill)
+add_admin_route("GET", "/admin/backfill", get_backfill)
+add_admin_route("POST", "/admin/validate", post_validate)
