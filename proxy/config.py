@@ -116,6 +116,9 @@ class ShadowConfig(_Section):
     timeout_seconds: float = Field(2.0, gt=0, description="Give up on a shadow read after this.")
     concurrency: int = Field(4, ge=1, description="Shadow reads in flight at once.")
     worst_kept: int = Field(50, ge=0, description="Worst mismatches kept for GET /-/shadow.")
+    noise_floor_every: int = Field(
+        0, ge=0, description="Every Nth sampled query also asks the primary twice (0 = off)."
+    )
 
 
 class RampStep(_Section):

@@ -193,7 +193,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     if config.faults.enabled:
         target = FaultyStore(target)
     writes = WritePipeline(primary, journal, events, lambda: phases.dual_write)
-    reads = ReadPath(primary, events, live, target, config)
+    reads = ReadPath(
+        primary, events, live, target, config, noise_every=config.shadow.noise_floor_every
+    )
     applier = Applier(journal, target, events, config.applier)
     health = HealthMonitor(primary, target, metrics)
     tasks = TaskGroup("proxy")
