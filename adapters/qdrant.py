@@ -47,6 +47,9 @@ T = TypeVar("T")
 class QdrantStore:
     """``VectorStore`` over one Qdrant (server by URL, or embedded local mode)."""
 
+    #: ``upsert`` takes ``positions``: the records' places in the source's row order
+    keeps_source_order = True
+
     def __init__(self, executor: ThreadPoolExecutor, client: QdrantClient, exact: bool) -> None:
         """Use :meth:`open`; this wraps an already opened client living on ``executor``."""
         self._executor = executor

@@ -167,7 +167,7 @@ class _Job:
                     break
                 if page.next_cursor is not None:
                     pending = self._fetch(page.next_cursor)
-                await self._write(spec, page.records)
+                await self._write(spec, page.records, first_position=state.copied)
                 state.cursor, state.copied = page.next_cursor, state.copied + len(page.records)
                 state.copy_done = page.next_cursor is None
                 await self._save(state)
@@ -191,16 +191,27 @@ class _Job:
 
         return asyncio.ensure_future(fetch())
 
-    async def _write(self, spec: CollectionSpec, records: list[Record]) -> None:
+    async def _write(
+        self, spec: CollectionSpec, records: list[Record], first_position: int = 0
+    ) -> None:
         if not records:
             return
         if spec.dimension is None and records[0].embedding is not None:
             spec = replace(spec, dimension=len(records[0].embedding))
         parts = max(1, min(self.options.concurrency, len(records)))
         size = -(-len(records) // parts)
-        chunks = [records[i:i + size] for i in range(0, len(records), size)]
-        await asyncio.gather(*(retrying(functools.partial(self.target.upsert, spec, chunk))
-                               for chunk in chunks))
+        starts = range(0, len(records), size)
+        # A store that keeps the source's row order (Qdrant: the ``seq`` field) is told
+        # each record's place in the stream, whatever order the parallel upserts land in.
+        ordered = bool(getattr(self.target, "keeps_source_order", False))
+        calls = []
+        for i in starts:
+            chunk = records[i : i + size]
+            where = {"positions": range(first_position + i, first_position + i + len(chunk))}
+            calls.append(
+                functools.partial(self.target.upsert, spec, chunk, **(where if ordered else {}))
+            )
+        await asyncio.gather(*(retrying(call) for call in calls))
 
     def _report(self, state: CollectionCheckpoint, batch: int, copied_here: int,
                 began: float) -> None:
