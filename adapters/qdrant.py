@@ -55,7 +55,8 @@ class QdrantStore:
         self._executor = executor
         self._client = client
         self._exact = exact
-        self.catalog = QdrantCatalog(is_local(client))
+        self._local = is_local(client)
+        self.catalog = QdrantCatalog(self._local)
         # specs whose physical collection is known to exist: spares two round trips per
         # upsert batch; dropped on our own delete/rename and on any failed upsert
         self._ready: dict[CollectionKey, CollectionSpec] = {}
@@ -327,7 +328,9 @@ class QdrantStore:
         if request.ids is not None:
             flt = qm.Filter(must=[qm.HasIdCondition(has_id=[layout.point_id(i)
                                                             for i in request.ids])])
-        params = qm.SearchParams(exact=True) if self._exact or request.exact else None
+        # local mode is always exact and warns about search params
+        exact = (self._exact or request.exact) and not self._local
+        params = qm.SearchParams(exact=True) if exact else None
         # cosine keeps the original vector in the payload; the stored one is normalised
         with_vectors = request.with_embeddings and spec.space is not Space.COSINE
         batch = [

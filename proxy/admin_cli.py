@@ -107,7 +107,10 @@ def print_status(status: dict[str, Any]) -> None:
 
     _print_status(status)
     canary, guard = status.get("canary", {}), status.get("guard", {})
-    print(f"canary           {canary.get('percent')}% (routing {canary.get('active_percent')}%)")
+    routing = 100.0 if status.get("phase") in ("cutover", "finalized") else canary.get(
+        "active_percent"
+    )  # from cutover on the new store answers every read it can
+    print(f"canary           {canary.get('percent')}% (routing {routing}%)")
     trip = guard.get("trip")
     if trip:
         print(f"guard            TRIPPED ({trip.get('reason')}): {trip.get('detail')}")

@@ -122,6 +122,20 @@ def _validation_options(config: Config, args: argparse.Namespace) -> ValidationO
         repair=args.repair, mismatch_file=args.mismatches)
 
 
+def _record_offline(config: Config, report: dict[str, Any]) -> None:
+    """Remember the result in the shared state, as the proxy does (cutover reads it)."""
+    from proxy.phases import record_validation
+    from proxy.state import StateStore
+
+    failed = [c["collection"] for c in report.get("collections", []) if not c.get("passed")]
+    state = StateStore(config.migration.state_path)
+    try:
+        outcome = "all collections passed" if not failed else "failed: " + ", ".join(failed[:5])
+        record_validation(state, bool(report["passed"]), outcome)
+    finally:
+        state.close()
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     async def work(config: Config) -> int:
         options = _validation_options(config, args)
@@ -133,6 +147,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 report = await validate_stores(stores.source, stores.target, stores.journal,
                                                args.collections, options,
                                                applier_running=False)
+            _record_offline(config, report)
         _dump(report) if args.json else print_validation(report)
         return 0 if report["passed"] else 1
 

@@ -9,6 +9,7 @@ report is a plain dict (``passed`` at the top); :mod:`proxy.repair` fixes what i
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,7 @@ async def _confirm(source: VectorStore, target: VectorStore, spec: CollectionSpe
     """Read every suspicious id again on both sides; keep only those still different."""
     suspects = report.bad_ids()
     if not suspects:
+        await _settle_counts(source, target, spec, report)
         return
     now = CollectionReport(report.collection)
     fresh = await source.get(spec.key, suspects)
@@ -190,6 +192,20 @@ async def _confirm(source: VectorStore, target: VectorStore, spec: CollectionSpe
     report.extra_in_target = now.extra_in_target
     report.source_count = await source.count(spec.key)
     report.target_count = await target.count(spec.key)
+
+
+async def _settle_counts(
+    source: VectorStore, target: VectorStore, spec: CollectionSpec, report: CollectionReport,
+    attempts: int = 20,
+) -> None:
+    """Re-read the counts while they differ: under live writes the two reads are taken a
+    moment apart and the target trails by the journal lag. A gap that stays is real."""
+    for _ in range(attempts):
+        if report.source_count == report.target_count:
+            return
+        await asyncio.sleep(0.5)
+        report.source_count = await source.count(spec.key)
+        report.target_count = await target.count(spec.key)
 
 
 def summary(reports: Sequence[CollectionReport], options: ValidationOptions) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import numpy as np
 from adapters.base import CollectionSpec, VectorStore
 from proxy.backfill import resolve_collections
 from proxy.journal import Journal
+from proxy.phases import record_validation
 from proxy.repair import repair_ids
 from proxy.validate import (
     CollectionReport,
@@ -91,7 +92,14 @@ async def run_validation(proxy: Proxy, options: ValidationOptions | dict[str, An
     opts = options if isinstance(options, ValidationOptions) else _options(proxy, options)
     source = ChromaStore(proxy.source_url)
     try:
-        return await validate_stores(source, proxy.target, proxy.journal, collections, opts,
-                                     applier_running=True)
+        report = await validate_stores(source, proxy.target, proxy.journal, collections, opts,
+                                       applier_running=True)
     finally:
         await source.close()
+    # Cutover refuses to start after a failed validation: record every result.
+    failed = [c["collection"] for c in report.get("collections", []) if not c.get("passed")]
+    record_validation(
+        proxy.state, bool(report["passed"]),
+        "all collections passed" if not failed else "failed: " + ", ".join(failed[:5]),
+    )  # fmt: skip
+    return report
