@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.base import VectorStore
 from proxy.forwarder import Forwarder

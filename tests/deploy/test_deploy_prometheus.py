@@ -118,7 +118,9 @@ def test_promtool_rule_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     broken = (
         (tmp_path / "rules.yml")
         .read_text()
-        .replace("expr: vecbridge_dead_letter_entries > 0", "expr: vecbridge_dead_letter_entries >= 0")
+        .replace(
+            "expr: vecbridge_dead_letter_entries > 0", "expr: vecbridge_dead_letter_entries >= 0"
+        )
     )
     assert broken != (tmp_path / "rules.yml").read_text()
     (tmp_path / "rules.yml").write_text(broken)
