@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--path-records", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args()
     from proxy.embedded import EmbeddedChroma
 
@@ -162,6 +163,8 @@ def main() -> None:
                 measure("backfill", chroma.url, "big", "null"),
                 measure("backfill", chroma.url, "path", "path"),
                 measure("naive", chroma.url, "path", "path")]
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2))
     print("| method | target | records | seconds | records/s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
