@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import chromadb
 import numpy as np
@@ -69,23 +69,33 @@ class ProxyProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> ProxyProcess:
+    #: the path polled until the process answers it (subclasses may wait for less)
+    ready_path = "/-/ready"
+
+    def command(self) -> list[str]:
+        """The child's command line; test hosts that wrap the proxy override it."""
+        return [sys.executable, "-m", "proxy.cli", "serve", "--config", str(self.config_path)]
+
+    def start(self, timeout: float = 60.0) -> Self:
+        env = {
+            **os.environ,
+            "ANONYMIZED_TELEMETRY": "False",
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "proxy.cli", "serve", "--config", str(self.config_path)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp,
-                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-            )  # fmt: skip
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"proxy exited early:\n{self.log_path.read_text()[-3000:]}")
             try:
-                self.get("/-/ready")
+                self.get(self.ready_path)
                 return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
-        raise RuntimeError("proxy did not become ready")
+        raise RuntimeError(f"proxy did not become ready:\n{self.log_path.read_text()[-3000:]}")
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as resp:

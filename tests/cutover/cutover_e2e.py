@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -24,25 +22,10 @@ Model = dict[str, tuple[list[float], dict[str, Any] | None, str | None]]
 class HostProcess(ProxyProcess):
     """ProxyProcess running tests/cutover/cutover_host.py (proxy + test admin routes)."""
 
-    def start(self, timeout: float = 60.0) -> HostProcess:
-        repo = Path(__file__).resolve().parents[2]
-        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False",
-               "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(HOST), str(self.config_path)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"proxy exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                self.get("/-/live")
-                return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError("proxy did not start")
+    ready_path = "/-/live"
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(HOST), str(self.config_path)]
 
     @property
     def admin_url(self) -> str:

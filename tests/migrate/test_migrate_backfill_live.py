@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -36,21 +35,9 @@ class BackfillHost(ProxyProcess):
         super().__init__(tmp, config)
         self.collection = collection
 
-    def start(self, timeout: float = 60.0) -> BackfillHost:
+    def command(self) -> list[str]:
         script = REPO / "tests" / "migrate" / "backfill_host.py"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(script), str(self.config_path), self.collection,
-                 str(BATCH)], stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                env={**os.environ, "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(REPO)})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.get("/-/ready")
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(self.log_path.read_text()[-3000:])
+        return [sys.executable, str(script), str(self.config_path), self.collection, str(BATCH)]
 
     def backfill(self) -> dict[str, object]:
         return self.status()["backfill"]  # type: ignore[no-any-return]
