@@ -79,6 +79,17 @@ class DeadLettered:
     error: str
 
 
+@dataclass(frozen=True)
+class JournalPruned:
+    """Applied entries older than the retention window were deleted from the journal.
+
+    ``entries`` were deleted; ``position`` is the highest seq that may now be gone.
+    """
+
+    entries: int
+    position: int
+
+
 # -- read-path events the guard consumes (emitted by proxy/reads.py) -----------------------
 
 
