@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from harness import ProxyProcess, new_port, proxy_config
+from loadgen import median_of, timed_posts
 
 from proxy.embedded import EmbeddedChroma
 
@@ -57,35 +57,6 @@ async def _load(session: aiohttp.ClientSession, base: str, cid: str, records: in
             resp.raise_for_status()
 
 
-async def _run(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float
-) -> dict[str, float]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    counter = iter(range(10**9))
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            body = bodies[next(counter) % len(bodies)]
-            started = time.perf_counter()
-            headers = {"Content-Type": "application/json"}
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status >= 300:
-                    raise RuntimeError(f"{url} -> {resp.status}")
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "per_second": len(latencies) / elapsed,
-    }
-
-
 async def _pause_applier(session: aiohttp.ClientSession, proxied: str, paused: bool) -> None:
     async with session.post(f"{proxied}/-/faults", json={"down": paused}) as resp:
         resp.raise_for_status()
@@ -107,8 +78,8 @@ async def _bench(direct: str, proxied: str, records: int, seconds: float) -> dic
             for _ in range(3):
                 for side, base in (("direct", direct), ("proxy", proxied)):
                     url = f"{base}{SCOPE}/collections/{cid}/query"
-                    rounds[side].append(await _run(session, url, queries, c, seconds))
-            results[f"query_c{c}"] = {s: _median(r) for s, r in rounds.items()}
+                    rounds[side].append(await timed_posts(session, url, queries, c, seconds))
+            results[f"query_c{c}"] = {s: median_of(r) for s, r in rounds.items()}
         # "proxy" applies to the in-process target as it goes; "proxy_applier_paused" shows
         # the app-facing dual-write path alone (intent, forward, read-back, journal).
         sides = (("direct", direct), ("proxy", proxied), ("proxy_applier_paused", proxied))
@@ -120,14 +91,10 @@ async def _bench(direct: str, proxied: str, records: int, seconds: float) -> dic
                     add_cid = await _create(session, base, f"bench-add-{side}-{c}-{rnd}")
                     adds = [_add_body(rng, i * 100, 100) for i in range(100)]
                     url = f"{base}{SCOPE}/collections/{add_cid}/add"
-                    rounds[side].append(await _run(session, url, adds, c, seconds))
+                    rounds[side].append(await timed_posts(session, url, adds, c, seconds))
             await _pause_applier(session, proxied, False)
-            results[f"add100_c{c}"] = {s: _median(r) for s, r in rounds.items()}
+            results[f"add100_c{c}"] = {s: median_of(r) for s, r in rounds.items()}
         return results
-
-
-def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
 
 
 async def _soak(proxied: str, proxy: ProxyProcess, seconds: float) -> list[tuple[float, float]]:
@@ -143,7 +110,7 @@ async def _soak(proxied: str, proxy: ProxyProcess, seconds: float) -> list[tuple
         url = f"{proxied}{SCOPE}/collections/{cid}/upsert"
         began = time.monotonic()
         while time.monotonic() - began < seconds:
-            await _run(session, url, bodies, 4, 10.0)
+            await timed_posts(session, url, bodies, 4, 10.0)
             rss.append((time.monotonic() - began, process.memory_info().rss / 2**20))
     return rss
 

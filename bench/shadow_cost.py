@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +25,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from harness import ProxyProcess, new_port, proxy_config
+from loadgen import JSON, median_of, timed_posts
 
 from proxy.embedded import EmbeddedChroma
 
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"
 DIM = 384
-JSON = {"Content-Type": "application/json"}
 SCENARIOS: dict[str, tuple[float, dict[str, Any]]] = {
     "off": (0.0, {"down": False, "latency_seconds": 0.0}),
     "down": (1.0, {"down": True, "latency_seconds": 0.0, "reads_only": True}),
@@ -116,36 +114,6 @@ class Bench:
         return {k: snapshot[k] for k in ("compared", "dropped", "by_category")}
 
 
-async def _timed(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float
-) -> dict[str, float]:
-    latencies: list[float] = []
-    failures = 0
-    deadline = time.perf_counter() + seconds
-    counter = iter(range(10**9))
-
-    async def worker() -> None:
-        nonlocal failures
-        while time.perf_counter() < deadline:
-            body = bodies[next(counter) % len(bodies)]
-            started = time.perf_counter()
-            async with session.post(url, data=body, headers=JSON) as resp:
-                await resp.read()
-                failures += resp.status >= 300
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "per_second": len(latencies) / elapsed,
-        "failed": failures,
-    }
-
-
 def _queries() -> list[bytes]:
     rng = np.random.default_rng(2)
     return [
@@ -163,13 +131,15 @@ async def _shadow_rounds(bench: Bench, url: str, args: argparse.Namespace) -> di
             for name in SCENARIOS:
                 await bench.scenario(name)
                 cpu_before = bench.cpu_seconds()
-                result = await _timed(bench.session, url, bodies, c, args.seconds)
+                result = await timed_posts(
+                    bench.session, url, bodies, c, args.seconds, count_failures=True
+                )
                 requests = result["per_second"] * args.seconds
                 result["proxy_cpu_ms_per_read"] = (
                     1000 * (bench.cpu_seconds() - cpu_before) / max(1.0, requests)
                 )
                 rounds[name].append(result)
-        medians = {name: _median(r) for name, r in rounds.items()}
+        medians = {name: median_of(r) for name, r in rounds.items()}
         for name in ("down", "slow"):
             for q in ("p50_ms", "p99_ms", "proxy_cpu_ms_per_read"):
                 ratio = q.replace("_ms", "_ratio") if q != "proxy_cpu_ms_per_read" else "cpu_ratio"
@@ -185,7 +155,8 @@ async def _canary_fallback(bench: Bench, url: str, seconds: float) -> dict[str, 
     await bench.post(f"{bench.admin}/phase", {"phase": "canary"})
     await bench.post(f"{bench.admin}/canary", {"percent": 100})
     await bench.post(f"{bench.proxy.url}/-/faults", {"down": True, "reads_only": True})
-    result: dict[str, Any] = dict(await _timed(bench.session, url, _queries(), 16, seconds))
+    timed = await timed_posts(bench.session, url, _queries(), 16, seconds, count_failures=True)
+    result: dict[str, Any] = dict(timed)
     async with bench.session.get(bench.proxy.url + "/metrics") as resp:
         text = await resp.text()
     result["canary_reads"] = [ln for ln in text.splitlines() if ln.startswith("vecbridge_canary")]
@@ -201,10 +172,6 @@ async def _bench(proxy: ProxyProcess, args: argparse.Namespace) -> dict[str, Any
         results = await _shadow_rounds(bench, url, args)
         results["canary_100_target_down_c16"] = await _canary_fallback(bench, url, args.seconds)
         return results
-
-
-def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
 
 
 def main() -> None:

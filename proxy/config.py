@@ -94,6 +94,14 @@ class JournalConfig(_Section):
     retain_applied: int = Field(
         100_000, ge=0, description="Applied entries kept for catch-up before pruning."
     )
+    prune_interval_seconds: float = Field(
+        30.0, gt=0, description="How often applied entries past retain_applied are deleted."
+    )
+    intent_fsync: bool = Field(
+        False,
+        description="fsync each write's intent before forwarding it (survives a host crash "
+        "mid-write; one more fsync per write). Acknowledged writes are always fsync'ed.",
+    )
 
 
 class ApplierConfig(_Section):
@@ -108,6 +116,10 @@ class ApplierConfig(_Section):
 class MigrationConfig(_Section):
     initial_phase: Phase = Field(Phase.MIRROR, description="Phase when no state is stored yet.")
     state_path: Path = Field(Path("data/state.sqlite"), description="Persisted phase and settings.")
+    drain_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for a journal to drain around cutover (a phase "
+        "move is refused after it; a collection write in cutover fails)."
+    )
 
 
 class ShadowConfig(_Section):
@@ -118,6 +130,12 @@ class ShadowConfig(_Section):
     worst_kept: int = Field(50, ge=0, description="Worst mismatches kept for GET /-/shadow.")
     noise_floor_every: int = Field(
         0, ge=0, description="Every Nth sampled query also asks the primary twice (0 = off)."
+    )
+    mismatch_log: Path | None = Field(
+        None, description="JSON-lines file of every mismatch (ids only, no data); null = off."
+    )
+    mismatch_log_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=4096, description="Rotate the mismatch log to <file>.1 past this."
     )
 
 
@@ -235,6 +253,7 @@ _PATH_FIELDS = (
     ("target", "path"),
     ("journal", "path"),
     ("migration", "state_path"),
+    ("shadow", "mismatch_log"),
 )
 
 

@@ -16,8 +16,8 @@ the journal of the store that stops being secondary:
   so a late forward entry can never overwrite a cutover write;
 * rollback (cutover -> shadow): the reverse journal, so the old store holds every write the
   new one accepted before it becomes primary again. If the old store is down, or does not
-  catch up within ``drain_timeout``, the rollback is refused with the reason, unless forced
-  (``POST /admin/cutover/rollback {"force": true}``).
+  catch up within ``drain_timeout`` (``migration.drain_timeout_seconds``), the rollback is
+  refused with the reason, unless forced (``POST /admin/cutover/rollback {"force": true}``).
 """
 
 from __future__ import annotations

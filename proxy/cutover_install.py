@@ -41,7 +41,8 @@ def install_cutover(proxy: Proxy) -> CutoverWrites:
     locks = WriteLocks()
     records = CutoverRecords(target, proxy.journal, collections, locks)
     cutover = CutoverWrites(proxy.phases, proxy.writes.handle_forward, records, proxy.journal,
-                            reverse, old_store)  # fmt: skip
+                            reverse, old_store,
+                            drain_timeout=proxy.config.migration.drain_timeout_seconds)  # fmt: skip
 
     async def to_target(change: Change) -> None:
         await apply_change(target, change)

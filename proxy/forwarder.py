@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from proxy.events import EventBus, UpstreamCalled
 
@@ -79,6 +80,8 @@ class Forwarder:
             timeout=aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout),
             auto_decompress=False,
             skip_auto_headers=AUTO_HEADERS,
+            # A proxy must not remember one app's cookies and replay them for another.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
@@ -97,7 +100,8 @@ class Forwarder:
         try:
             async with self._session.request(
                 method,
-                self.base_url + path_qs,
+                # encoded=True: the app's path and query go out byte for byte, not re-quoted
+                URL(self.base_url + path_qs, encoded=True),
                 headers=headers,
                 data=body if body else None,
                 allow_redirects=False,

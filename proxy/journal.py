@@ -1,10 +1,19 @@
 """The durable, ordered journal between the primary and the secondary store.
 
-One SQLite file in WAL mode with ``synchronous=FULL``. Every database call runs on
-one dedicated thread, so SQLite never sees two writers and the event loop never
-blocks on a disk flush. Appends are group-committed: whatever accumulated while the
-previous commit was flushing goes out in the next single transaction, and each
-caller's future resolves only after that transaction is durable.
+One SQLite file in WAL mode. Every database call runs on one dedicated thread, so
+SQLite never sees two writers and the event loop never blocks on a disk flush.
+Appends are group-committed: whatever accumulated while the previous commit was
+flushing goes out in the next single transaction, and each caller's future resolves
+only after that transaction is durable (``synchronous=FULL``: fsync'ed).
+
+Intents are committed with ``synchronous=NORMAL`` unless ``intent_fsync`` is set: the
+intent reaches the operating system before the write is forwarded, so it survives a
+crash of the proxy (SIGKILL, OOM), and the next FULL commit (the write's own entries,
+before the app is answered) flushes it with everything else in the WAL. Only a crash
+of the whole host between the forward and that flush can lose an intent, and then
+only for a write the app was never acknowledged; ``vecbridge validate --repair``
+finds and mends the difference. ``intent_fsync`` closes that window for one more
+fsync per write.
 
 Tables
     entries       seq (the order the primary applied the writes), created, kind, collection, body,
@@ -39,6 +48,7 @@ REVERSE_CURSOR = "reverse_applier"
 TARGET = "target"
 SOURCE = "source"
 DESTINATIONS = (TARGET, SOURCE)
+PRUNE_CHUNK = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -68,6 +78,13 @@ CREATE TABLE IF NOT EXISTS cursors (
     position INTEGER NOT NULL
 );
 """
+
+# Every hot query filters by destination and a seq range. Without this index SQLite scans
+# the table, and reading ``destination`` (stored after the large ``body``) walks each
+# row's overflow pages: a lag check cost as much as reading the whole journal.
+_DESTINATION_INDEX = (
+    "CREATE INDEX IF NOT EXISTS entries_by_destination ON entries (destination, seq, created)"
+)
 
 
 @dataclass(frozen=True)
@@ -116,14 +133,19 @@ class _Work:
 
     run: Callable[[sqlite3.Connection, float], int]
     done: asyncio.Future[int]
+    fsync: bool = True  # False: an intent, committed with synchronous=NORMAL
 
 
 class Journal:
     """Durable ordered log of changes; see the module docstring."""
 
-    def __init__(self, path: Path, group_commit_max: int = 512) -> None:
+    def __init__(
+        self, path: Path, group_commit_max: int = 512, intent_fsync: bool = False
+    ) -> None:
         self.path = path
         self._group_commit_max = group_commit_max
+        self._intent_fsync = intent_fsync
+        self._synchronous = "FULL"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._conn: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Work] = asyncio.Queue()
@@ -139,6 +161,8 @@ class Journal:
 
     def _open_sync(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Only takes effect on a new, empty file: lets pruning shrink the journal.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
@@ -147,6 +171,7 @@ class Journal:
             conn.execute(
                 "ALTER TABLE entries ADD COLUMN destination TEXT NOT NULL DEFAULT 'target'"
             )
+        conn.execute(_DESTINATION_INDEX)
         self._conn = conn
 
     async def close(self) -> None:
@@ -166,11 +191,20 @@ class Journal:
         return self._conn
 
     # group commit ------------------------------------------------------------------
-    async def _transact(self, run: Callable[[sqlite3.Connection, float], int]) -> int:
+    async def _transact(
+        self, run: Callable[[sqlite3.Connection, float], int], fsync: bool = True
+    ) -> int:
         """Run ``run`` inside the next group-committed transaction; returns once durable."""
+        return await self._enqueue(run, fsync)
+
+    def _enqueue(
+        self, run: Callable[[sqlite3.Connection, float], int], fsync: bool = True
+    ) -> asyncio.Future[int]:
+        """Queue ``run`` now (the queue order is the commit order); the future resolves
+        once its transaction is committed."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Work(run, done))
-        return await done
+        self._queue.put_nowait(_Work(run, done, fsync))
+        return done
 
     async def _commit_loop(self) -> None:
         while True:
@@ -192,6 +226,10 @@ class Journal:
     def _commit_sync(self, batch: list[_Work]) -> list[int]:
         db = self._db
         now = time.time()
+        synchronous = "FULL" if any(item.fsync for item in batch) else "NORMAL"
+        if synchronous != self._synchronous:
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            self._synchronous = synchronous
         db.execute("BEGIN IMMEDIATE")
         try:
             results = [item.run(db, now) for item in batch]
@@ -213,6 +251,17 @@ class Journal:
         both an intent and its changes, nor neither. ``destination`` names the store the
         entries are for (``target``: the new store, ``source``: the old one).
         """
+        return await self.append_soon(changes, resolve_intent, destination)
+
+    def append_soon(
+        self,
+        changes: Sequence[Change],
+        resolve_intent: int | None = None,
+        destination: str = TARGET,
+    ) -> asyncio.Future[int]:
+        """:meth:`append`, queued now and awaited later: the place in the journal is
+        fixed when this returns, durability when the future resolves. A writer can
+        release its ordering lock in between, so the next write overlaps the flush."""
         if destination not in DESTINATIONS:
             raise ValueError(f"unknown journal destination {destination!r}")
         encoded = [(change_kind(c), str(c.collection), encode_change(c)) for c in changes]
@@ -230,7 +279,7 @@ class Journal:
                 db.execute("DELETE FROM intents WHERE id = ?", (resolve_intent,))
             return last
 
-        return await self._transact(run)
+        return self._enqueue(run)
 
     async def wait_appended(self, timeout: float) -> None:
         """Sleep until something is appended (or the timeout passes)."""
@@ -240,13 +289,13 @@ class Journal:
 
     # intents -------------------------------------------------------------------
     async def begin_intent(self, body: bytes) -> int:
-        """Durably record that a write is about to be forwarded."""
+        """Record that a write is about to be forwarded (durability: see the module notes)."""
 
         def run(db: sqlite3.Connection, now: float) -> int:
             cur = db.execute("INSERT INTO intents (created, body) VALUES (?, ?)", (now, body))
             return int(cur.lastrowid or 0)
 
-        return await self._transact(run)
+        return await self._transact(run, fsync=self._intent_fsync)
 
     async def drop_intent(self, intent_id: int) -> None:
         """The write failed at the primary: nothing to capture."""
@@ -255,7 +304,7 @@ class Journal:
             db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
             return 0
 
-        await self._transact(run)
+        await self._transact(run, fsync=self._intent_fsync)
 
     async def pending_intents(self) -> list[tuple[int, bytes]]:
         rows = await self._run(
@@ -329,12 +378,33 @@ class Journal:
         return [DeadLetter(*row) for row in rows]
 
     # housekeeping and stats --------------------------------------------------------
-    async def prune(self, keep_after: int) -> int:
-        """Delete applied entries with seq <= keep_after; returns how many went."""
-        cur = await self._run(
-            lambda: self._db.execute("DELETE FROM entries WHERE seq <= ?", (keep_after,))
-        )
-        return int(cur.rowcount)
+    async def prune(self, destination: str, through: int, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete ``destination``'s entries with seq <= ``through``; returns how many went.
+
+        In chunks, each its own statement on the journal thread, so group commits
+        interleave with a long prune instead of waiting for all of it.
+        """
+
+        def delete_chunk() -> int:
+            cur = self._db.execute(
+                "DELETE FROM entries WHERE seq IN (SELECT seq FROM entries "
+                "WHERE destination = ? AND seq <= ? ORDER BY seq LIMIT ?)",
+                (destination, through, chunk),
+            )
+            return int(cur.rowcount)
+
+        total = 0
+        while True:
+            deleted = await self._run(delete_chunk)
+            total += deleted
+            if deleted < chunk:
+                return total
+
+    async def release_free_pages(self) -> None:
+        """Give pages freed by pruning back to the file system (journals created with
+        ``auto_vacuum=INCREMENTAL``; a no-op on older ones)."""
+        # executescript steps the pragma to the end; execute() frees one page per step.
+        await self._run(lambda: self._db.executescript("PRAGMA incremental_vacuum;"))
 
     async def stats(self) -> JournalStats:
         def read() -> JournalStats:

@@ -27,6 +27,7 @@ from proxy.events import (
     DeadLettered,
     EventBus,
     GuardTripped,
+    JournalPruned,
     LiveChanged,
     PhaseChanged,
     RequestHandled,
@@ -127,6 +128,7 @@ class Metrics:
         self.dead_letters = Gauge(
             "vecbridge_dead_letter_entries", "Entries in the dead-letter table now.", registry=r
         )
+        self._init_journal_extras()
         self.store_up = Gauge(
             "vecbridge_store_up", "1 when the store's last health check passed.", ["store"],
             registry=r,
@@ -163,6 +165,23 @@ class Metrics:
         build = Gauge("vecbridge_build_info", "Build information.", ["version"], registry=r)
         build.labels(version=__version__).set(1)
         self._init_label_sets()
+
+    def _init_journal_extras(self) -> None:
+        """The reverse journal (cutover writes replayed to the old store) and pruning."""
+        r = self.registry
+        self.reverse_lag_entries = Gauge(
+            "vecbridge_reverse_journal_lag_entries",
+            "Cutover writes journaled for the old store but not yet applied to it.", registry=r,
+        )  # fmt: skip
+        self.reverse_lag_seconds = Gauge(
+            "vecbridge_reverse_journal_lag_seconds",
+            "Age of the oldest reverse journal entry not yet applied to the old store.",
+            registry=r,
+        )  # fmt: skip
+        self.journal_pruned = Counter(
+            "vecbridge_journal_pruned_entries", "Applied journal entries deleted by pruning.",
+            registry=r,
+        )  # fmt: skip
 
     def _init_read_metrics(self) -> None:
         """Shadow comparison and canary routing (fed by proxy/reads.py's events)."""
@@ -218,6 +237,7 @@ class Metrics:
         bus.subscribe(BatchApplied, self._on_applied)
         bus.subscribe(ApplyFailed, self._on_apply_failed)
         bus.subscribe(DeadLettered, lambda _e: self.dead_letters_total.inc())
+        bus.subscribe(JournalPruned, lambda e: self.journal_pruned.inc(e.entries))
         bus.subscribe(BackfillCopied, self._on_backfill)
         bus.subscribe(PhaseChanged, self._on_phase_changed)
         bus.subscribe(GuardTripped, self._on_guard_tripped)
@@ -273,6 +293,8 @@ class Metrics:
         self.head_position.set(stats.head)
         self.applied_position.set(stats.applied)
         self.dead_letters.set(stats.dead_letters)
+        self.reverse_lag_entries.set(stats.reverse.lag_entries)
+        self.reverse_lag_seconds.set(stats.reverse.lag_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

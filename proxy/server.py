@@ -9,6 +9,7 @@ the proxy's own. Parts are opened and closed in ``cleanup_ctx`` order.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import time
@@ -21,6 +22,7 @@ from aiohttp import web
 from adapters.base import VectorStore
 from adapters.faults import FaultyStore
 from proxy.applier import Applier
+from proxy.backfill import checkpoint_path
 from proxy.config import Config
 from proxy.control_plane import ControlPlane, build_control
 from proxy.cutover import CutoverWrites
@@ -30,6 +32,7 @@ from proxy.events import EventBus, RequestHandled
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable, end_to_end_headers
 from proxy.health import HealthMonitor
 from proxy.journal import Journal
+from proxy.journal_pruner import JournalPruner
 from proxy.live import LiveSettings
 from proxy.metrics import Metrics
 from proxy.phases import Phases
@@ -180,7 +183,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     events = EventBus()
     metrics = Metrics(config.metrics.max_collection_labels)
     metrics.subscribe(events)
-    journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
+    journal = await Journal(
+        config.journal.path, config.journal.group_commit_max, config.journal.intent_fsync
+    ).open()
     state = StateStore(config.migration.state_path)
     phases = Phases(state, config.migration.initial_phase)
     live = LiveSettings(state, config, events)
@@ -225,7 +230,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     tasks.spawn(health.run(), name="health")
     tasks.spawn(reads.run(), name="shadow-reads")
     tasks.spawn(_recover_loop(writes), name="intent-recovery")
+    pruner = JournalPruner(
+        journal, config.journal.retain_applied, events, checkpoint_path(config.journal.path)
+    )
+    tasks.spawn(pruner.run(config.journal.prune_interval_seconds), name="journal-pruner")
     proxy.control.spawn(tasks)
+    # Everything built so far lives as long as the process: move it out of the cyclic
+    # collector's generations so collections triggered by request garbage stay cheap.
+    gc.freeze()
     try:
         yield
     finally:

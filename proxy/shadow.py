@@ -4,7 +4,9 @@ Off the critical path by construction: the read path calls :meth:`ShadowReads.of
 AFTER the app's answer is known, which is a ``put_nowait`` into a bounded queue (a full
 queue drops the job and counts it). Workers (``shadow.concurrency``) ask the other store
 with a timeout, compare the two answers (:mod:`proxy.shadow_compare`), emit
-:class:`ShadowCompared`, and keep the worst mismatches for ``GET /-/shadow``.
+:class:`ShadowCompared`, and keep the worst mismatches for ``GET /-/shadow``; with
+``shadow.mismatch_log`` set, every mismatch is also appended to a JSON-lines file
+(:mod:`proxy.shadow_log`: ids only, written off the event loop).
 
 Optionally (``noise_every`` > 0) every Nth sampled query is also asked of the old store
 a second time and compared with its own first answer: the noise floor of approximate
@@ -32,6 +34,7 @@ from proxy.config import ShadowConfig
 from proxy.dialects.chroma import Route
 from proxy.events import EventBus, ShadowCompared, ShadowDropped
 from proxy.shadow_compare import Comparison, compare, severity
+from proxy.shadow_log import MismatchLog
 
 log = logging.getLogger("vecbridge.shadow")
 
@@ -88,6 +91,9 @@ class ShadowReads:
         self._noise_stats: Counter[str] = Counter()
         self._noise_recall_sum = 0.0
         self._sampled_queries = 0
+        self.mismatch_log: MismatchLog | None = None
+        if config.mismatch_log is not None:
+            self.mismatch_log = MismatchLog(config.mismatch_log, config.mismatch_log_max_bytes)
 
     def offer(self, job: ShadowJob) -> bool:
         """Queue ``job`` without waiting; False (and counted) when the queue is full."""
@@ -100,11 +106,13 @@ class ShadowReads:
         return True
 
     async def run(self) -> None:
-        """The workers; runs until cancelled."""
+        """The workers (and the mismatch log's flusher); runs until cancelled."""
         workers = [
             asyncio.create_task(self._worker(), name=f"shadow-{n}")
             for n in range(self.config.concurrency)
         ]
+        if self.mismatch_log is not None:
+            workers.append(asyncio.create_task(self.mismatch_log.run(), name="shadow-log"))
         try:
             await asyncio.gather(*workers)
         finally:
@@ -152,23 +160,16 @@ class ShadowReads:
         if recall is not None:
             self._recall_sum += recall
             self._recall_n += 1
-        if result.category != "match":
-            self._keep_worst(job, name, result, seconds)
+        if result.category == "match":
+            return
+        entry = _mismatch(job, name, result, seconds)
+        if self.mismatch_log is not None:
+            self.mismatch_log.add(entry)
+        self._keep_worst({"at": round(time.time(), 3), **entry}, result)
 
-    def _keep_worst(
-        self, job: ShadowJob, name: str, result: Comparison, seconds: float | None
-    ) -> None:
+    def _keep_worst(self, entry: dict[str, Any], result: Comparison) -> None:
         if self.config.worst_kept <= 0:
             return
-        entry = {
-            "at": round(time.time(), 3), "route": job.route.name, "collection": name,
-            "collection_id": job.route.collection, "category": result.category,
-            "recall": result.recall, "k": result.k, "rank_agreement": result.rank_agreement,
-            "max_distance_delta": result.max_distance_delta, "missing_ids": result.missing,
-            "extra_ids": result.extra, "primary": job.served_by, "secondary": job.secondary,
-            "primary_seconds": round(job.seconds, 6),
-            "secondary_seconds": None if seconds is None else round(seconds, 6),
-        }  # fmt: skip
         item = (severity(result), next(self._tick), entry)
         if len(self._worst) < self.config.worst_kept:
             heapq.heappush(self._worst, item)
@@ -205,11 +206,26 @@ class ShadowReads:
                 "mean_recall": self._noise_recall_sum / noise_n if noise_n else None,
             },
             "worst": worst,
+            "mismatch_log": None if self.mismatch_log is None else self.mismatch_log.snapshot(),
         }
 
     async def drain(self) -> None:
         """Wait until every queued job is compared (tests, benchmarks)."""
         await self._queue.join()
+
+
+def _mismatch(
+    job: ShadowJob, name: str, result: Comparison, seconds: float | None
+) -> dict[str, Any]:
+    """One mismatch as kept and logged: ids and numbers only, never the app's data."""
+    return {
+        "route": job.route.name, "collection": name, "collection_id": job.route.collection,
+        "category": result.category, "recall": result.recall, "k": result.k,
+        "rank_agreement": result.rank_agreement, "max_distance_delta": result.max_distance_delta,
+        "missing_ids": result.missing, "extra_ids": result.extra, "primary": job.served_by,
+        "secondary": job.secondary, "primary_seconds": round(job.seconds, 6),
+        "secondary_seconds": None if seconds is None else round(seconds, 6),
+    }  # fmt: skip
 
 
 def inflate(body: bytes, encoding: str) -> bytes:

@@ -1,19 +1,26 @@
 """The dual-write path: forward a write to the primary, then journal what it changed.
 
-One sentence per write: under the collection's lock, record an intent durably, forward
-the request raw to the primary, and if the primary accepted it (or the outcome is
-unknown), read the touched state back and append it to the journal in the same
-transaction that clears the intent; only then does the app get the primary's answer.
+One sentence per write: record an intent, then under the collection's lock forward the
+request raw to the primary and, if the primary accepted it (or the outcome is unknown),
+read the touched state back and queue it for the journal in the same transaction that
+clears the intent; the lock is released and, once that transaction is durable, the app
+gets the primary's answer.
 
-The lock makes the journal order equal to the order the primary applied the writes;
-the intent makes a crash at any point recoverable (start-up captures it again); the
-read-back makes every entry a full, idempotent image (see capture.py).
+The lock makes the journal order equal to the order the primary applied the writes:
+an entry's place in the group-commit queue is fixed before the lock is released, so
+the next write on the collection overlaps the flush without overtaking it. The intent
+makes a crash at any point recoverable (start-up captures it again); the read-back
+makes every entry a full, idempotent image (see capture.py). A write that names its
+ids records its intent before taking the lock; writes that must look at the
+collection first (delete by ``where``, collection writes) plan under the lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,10 +124,10 @@ class WritePipeline:
             return await self._forward(route, method, path_qs, headers, body)
         parsed = _parse(body)
         scope = Scope(route.tenant, route.database)
-        ids = _named_ids(route, parsed)
-        if ids is not None:
-            async with self._locks.ids((scope, route.collection), ids):
-                return await self._write(route, scope, method, path_qs, headers, body, parsed)
+        if _named_ids(route, parsed) is not None:
+            # The intent needs nothing from the collection: record it before queueing.
+            lock_key = (scope, route.collection)
+            return await self._write(route, scope, method, path_qs, headers, body, parsed, lock_key)
         if route.name == "create_collection":
             name = parsed.get("name") if isinstance(parsed, dict) else None
             async with self._locks.collection((scope, f"name:{name}")):
@@ -147,8 +154,13 @@ class WritePipeline:
         headers: CIMultiDict[str],
         body: bytes,
         parsed: Any,
+        lock_key: Hashable | None = None,
     ) -> UpstreamResponse:
-        """Intent, forward, capture, journal (see the module docstring)."""
+        """Intent, forward, capture, journal (see the module docstring).
+
+        With ``lock_key`` the collection lock is taken here, after the intent; without
+        it the caller already holds the lock.
+        """
         try:
             intent = await self._plan(route, scope, headers, parsed)
         except CaptureFailed as exc:
@@ -162,18 +174,31 @@ class WritePipeline:
         intent_id = await self._journal.begin_intent(intent.encode())
         self._in_flight.add(intent_id)
         try:
-            try:
-                response = await self._forward(route, method, path_qs, headers, body)
-            except Exception:
-                await self._settle(intent, intent_id, credentials(headers))
-                raise
-            if 400 <= response.status < 500:
-                await self._journal.drop_intent(intent_id)
-            else:
-                await self._settle(intent, intent_id, credentials(headers), response)
+            async with self._locked(lock_key):
+                try:
+                    response = await self._forward(route, method, path_qs, headers, body)
+                except Exception:
+                    await self._settle(intent, intent_id, credentials(headers))
+                    raise
+                if 400 <= response.status < 500:
+                    await self._journal.drop_intent(intent_id)
+                    return response
+                durable = await self._queue_changes(
+                    intent, intent_id, credentials(headers), response
+                )
+            if durable is not None:
+                await durable
             return response
         finally:
             self._in_flight.discard(intent_id)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, key: Hashable | None) -> AsyncIterator[None]:
+        if key is None:
+            yield
+            return
+        async with self._locks.collection(key):
+            yield
 
     async def _forward(
         self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
@@ -235,14 +260,32 @@ class WritePipeline:
         headers: CIMultiDict[str],
         response: UpstreamResponse | None = None,
     ) -> None:
-        """Capture the effect of the write and journal it; on failure keep the intent."""
+        """Capture the effect of the write and journal it durably; on failure keep the intent."""
+        durable = await self._queue_changes(intent, intent_id, headers, response)
+        if durable is not None:
+            await durable
+
+    async def _queue_changes(
+        self,
+        intent: Intent,
+        intent_id: int,
+        headers: CIMultiDict[str],
+        response: UpstreamResponse | None = None,
+    ) -> asyncio.Future[None] | None:
+        """Capture the effect of the write and queue it for the journal (its order is
+        fixed on return); the future resolves once it is durable. None when the capture
+        failed: the intent stays, and the recovery loop captures it again."""
         try:
             changes = await self._changes(intent, headers, response)
         except CaptureFailed as exc:
             log.warning("capture of %s failed, will retry: %s", intent.route, exc)
-            return
-        await self._journal.append(changes, resolve_intent=intent_id)
-        self._events.emit(WriteJournaled(intent.route, intent.collection, len(changes)))
+            return None
+        committed = self._journal.append_soon(changes, resolve_intent=intent_id)
+        return asyncio.ensure_future(self._journaled(committed, intent, len(changes)))
+
+    async def _journaled(self, committed: Awaitable[int], intent: Intent, entries: int) -> None:
+        await committed
+        self._events.emit(WriteJournaled(intent.route, intent.collection, entries))
 
     async def _changes(
         self, intent: Intent, headers: CIMultiDict[str], response: UpstreamResponse | None
