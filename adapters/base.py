@@ -16,7 +16,7 @@ Error hierarchy (raise these from adapters; translate engine errors at the bound
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -76,6 +76,11 @@ class CollectionSpec:
     store that answers in the source's dialect can give the same id back.
     ``dimension`` is None until the first record arrives (Chroma creates collections
     without one).
+    ``source_object`` is the collection object as the source's API last described it
+    (Chroma's collection JSON, captured at its last collection write or copy), kept so
+    collection reads can be answered in the source's dialect; the fields above win
+    over its copies of them. None when unknown (older specs, non-Chroma sources). It is
+    not part of a spec's identity: two specs differing only there compare equal.
     """
 
     key: CollectionKey
@@ -84,6 +89,7 @@ class CollectionSpec:
     metadata: Metadata | None = None
     configuration: Metadata | None = None
     source_id: str | None = None
+    source_object: Metadata | None = field(default=None, compare=False, repr=False)
 
     def with_dimension(self, dimension: int) -> CollectionSpec:
         return replace(self, dimension=dimension)

@@ -30,6 +30,7 @@ def spec_from(body: dict[str, Any]) -> CollectionSpec:
         metadata=body.get("metadata"),
         configuration=body.get("configuration_json"),
         source_id=str(body["id"]),
+        source_object=body,
     )
 
 

@@ -20,6 +20,7 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -137,6 +138,10 @@ class QdrantStore:
         elif current.dimension is None and spec.dimension is not None:
             current = current.with_dimension(spec.dimension)
             self.catalog.write(c, current)
+        if current.source_object is None and spec.source_object is not None:
+            # an entry written before source objects were kept learns it here (backfill)
+            current = replace(current, source_object=spec.source_object)
+            self.catalog.write(c, current)
         if current.dimension is not None:
             self.catalog.ensure_physical(c, current)
         return current
@@ -165,6 +170,7 @@ class QdrantStore:
             configuration=spec.configuration if spec.configuration is not None
             else current.configuration,
             source_id=spec.source_id or current.source_id,
+            source_object=spec.source_object or current.source_object,
         )
         if spec.key == old:
             self.catalog.write(c, new)

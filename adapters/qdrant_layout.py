@@ -6,9 +6,11 @@ Collections
     collection is ``<tenant>~<database>~<name>`` with ``~`` and ``%`` escaped in each part,
     so two different (tenant, database, name) triples never map to the same name.
     The catalog collection ``vecbridge~catalog`` holds one point per collection with
-    its spec (space, dimension, metadata, configuration, source id): Qdrant needs a
-    vector size at creation while Chroma learns it at the first add, and Qdrant has no
-    place for Chroma's collection metadata.
+    its spec (space, dimension, metadata, configuration, source id, and
+    ``source_object``: Chroma's whole collection JSON as last captured, from which
+    collection reads are answered; absent in entries written by older versions):
+    Qdrant needs a vector size at creation while Chroma learns it at the first add,
+    and Qdrant has no place for Chroma's collection metadata.
 
 Points
     id      uuid5(POINT_NAMESPACE, chroma_id) for every id, even ids that look like UUIDs.
@@ -138,6 +140,7 @@ def catalog_payload(spec: CollectionSpec) -> dict[str, Any]:
         "metadata": spec.metadata,
         "configuration": spec.configuration,
         "source_id": spec.source_id,
+        "source_object": spec.source_object,
     }
 
 
@@ -151,4 +154,5 @@ def spec_from_catalog(payload: dict[str, Any]) -> CollectionSpec:
         metadata=payload.get("metadata"),
         configuration=payload.get("configuration"),
         source_id=payload.get("source_id"),
+        source_object=payload.get("source_object"),
     )

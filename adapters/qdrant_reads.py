@@ -178,6 +178,14 @@ def _ordered_window(target: ReadTarget, plan: _Plan, request: GetRequest) -> lis
     return found[:wanted]
 
 
+def all_have_seq(client: QdrantClient, collection: str) -> bool:
+    """True when no point of ``collection`` lacks ``seq`` (an ``order_by`` scroll skips
+    such points: written by versions that did not set it)."""
+    empty = models.IsEmptyCondition(is_empty=models.PayloadField(key=SEQ_FIELD))
+    lacking = models.Filter(must=[empty])
+    return client.count(collection, count_filter=lacking, exact=True).count == 0
+
+
 # ---------------------------------------------------------------- count
 
 

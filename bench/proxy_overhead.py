@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,9 @@ async def _pause_applier(session: aiohttp.ClientSession, proxied: str, paused: b
         resp.raise_for_status()
 
 
-async def _bench(direct: str, proxied: str, records: int, seconds: float) -> dict[str, Any]:
+async def _bench(
+    direct: str, proxied: str, bare: str, records: int, seconds: float
+) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector) as session:
         cid = await _create(session, proxied, "bench-query")  # through the proxy: dual-written
@@ -74,9 +78,11 @@ async def _bench(direct: str, proxied: str, records: int, seconds: float) -> dic
                                 option=orjson.OPT_SERIALIZE_NUMPY) for _ in range(200)]  # fmt: skip
         results: dict[str, Any] = {}
         for c in (1, 16):
-            rounds: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+            # "bare": bench/passthrough.py, the HTTP stack's own floor (see its docstring)
+            query_sides = (("direct", direct), ("bare_passthrough", bare), ("proxy", proxied))
+            rounds: dict[str, list[dict[str, float]]] = {side: [] for side, _ in query_sides}
             for _ in range(3):
-                for side, base in (("direct", direct), ("proxy", proxied)):
+                for side, base in query_sides:
                     url = f"{base}{SCOPE}/collections/{cid}/query"
                     rounds[side].append(await timed_posts(session, url, queries, c, seconds))
             results[f"query_c{c}"] = {s: median_of(r) for s, r in rounds.items()}
@@ -115,6 +121,18 @@ async def _soak(proxied: str, proxy: ProxyProcess, seconds: float) -> list[tuple
     return rss
 
 
+def _wait_listening(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
@@ -131,13 +149,21 @@ def main() -> None:
             tmp, chroma.url, new_port(), target={"path": ":memory:"}, faults={"enabled": True}
         )
         proxy = ProxyProcess(tmp, config).start()
+        bare_port = new_port()
+        passthrough = Path(__file__).with_name("passthrough.py")
+        bare = subprocess.Popen([sys.executable, str(passthrough), chroma.url, str(bare_port)])
         try:
             results: dict[str, Any] = {}
             if not args.soak_only:
-                results = asyncio.run(_bench(chroma.url, proxy.url, args.records, args.seconds))
+                bare_url = f"http://127.0.0.1:{bare_port}"
+                _wait_listening(bare_url)
+                results = asyncio.run(
+                    _bench(chroma.url, proxy.url, bare_url, args.records, args.seconds)
+                )
             if args.soak:
                 results["soak_rss_mib"] = asyncio.run(_soak(proxy.url, proxy, args.soak))
         finally:
+            bare.kill()
             proxy.kill()
     text = orjson.dumps(results, option=orjson.OPT_INDENT_2).decode()
     print(text)

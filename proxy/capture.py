@@ -59,7 +59,7 @@ def credentials(headers: CIMultiDict[str]) -> CIMultiDict[str]:
 
 
 def spec_from_chroma(body: dict[str, Any]) -> CollectionSpec:
-    """A CollectionSpec from Chroma's collection JSON."""
+    """A CollectionSpec from Chroma's collection JSON (kept whole as ``source_object``)."""
     configuration = body.get("configuration_json") or {}
     metadata = body.get("metadata")
     space = ((configuration.get("hnsw") or {}).get("space")) or ((metadata or {}).get("hnsw:space"))
@@ -70,6 +70,7 @@ def spec_from_chroma(body: dict[str, Any]) -> CollectionSpec:
         metadata=metadata,
         configuration=configuration or None,
         source_id=body["id"],
+        source_object=body,
     )
 
 

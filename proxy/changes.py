@@ -88,10 +88,10 @@ def encode_change(change: Change) -> bytes:
     """Serialise a change for the journal."""
     body: dict[str, Any] = {"kind": change_kind(change)}
     if isinstance(change, PutCollection):
-        body["spec"] = _spec_to_json(change.spec)
+        body["spec"] = _spec_to_json(change.spec, with_object=True)
     elif isinstance(change, RenameCollection):
         body["old"] = _key_to_json(change.old)
-        body["spec"] = _spec_to_json(change.spec)
+        body["spec"] = _spec_to_json(change.spec, with_object=True)
     elif isinstance(change, DropCollection):
         body["key"] = _key_to_json(change.key)
     elif isinstance(change, UpsertRecords):
@@ -147,8 +147,8 @@ def _key_from_json(raw: list[str]) -> CollectionKey:
     return CollectionKey(name=name, tenant=tenant, database=database)
 
 
-def _spec_to_json(spec: CollectionSpec) -> dict[str, Any]:
-    return {
+def _spec_to_json(spec: CollectionSpec, with_object: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "key": _key_to_json(spec.key),
         "space": spec.space.value,
         "dimension": spec.dimension,
@@ -156,6 +156,11 @@ def _spec_to_json(spec: CollectionSpec) -> dict[str, Any]:
         "configuration": spec.configuration,
         "source_id": spec.source_id,
     }
+    # Chroma's collection object (~2.5 KB) rides on collection changes only: record
+    # entries would carry it on every write, and the applier only needs it from those.
+    if with_object and spec.source_object is not None:
+        body["source_object"] = spec.source_object
+    return body
 
 
 def _spec_from_json(raw: dict[str, Any]) -> CollectionSpec:
@@ -166,6 +171,7 @@ def _spec_from_json(raw: dict[str, Any]) -> CollectionSpec:
         metadata=raw["metadata"],
         configuration=raw["configuration"],
         source_id=raw["source_id"],
+        source_object=raw.get("source_object"),
     )
 
 

@@ -7,9 +7,24 @@ spec's ``source_id`` is Chroma's UUID; cached for a few seconds), the body is pa
 store's client thread (``store.run``, so a fault-injecting wrapper applies), and the
 result is rendered as the exact JSON Chroma would send.
 
-Errors Chroma itself gives for the same request (bad body, invalid filter, its
-reproduced internal errors) become Chroma error answers; anything else (store down,
-collection unknown to the target) is raised for the caller to fall back on.
+Collection-level reads (``get_collection`` by name, ``list_collections``,
+``count_collections``) are answered from a fresh read of the target's catalog (never
+the cache: a rename or drop must show at once) and rendered by
+:mod:`proxy.chroma_collections` from each spec's captured Chroma object.
+
+Errors Chroma itself gives for the same request (bad body, invalid filter, bad list
+paging, its reproduced internal errors) become Chroma error answers; anything else
+(store down, collection unknown to the target) is raised for the caller to fall back
+on. A collection name the target does not know raises :class:`CollectionUnknown`,
+which carries Chroma's own 404 answer: the request path falls back to the old store
+(every collection write reaches it first, in every phase, so its answer is
+authoritative even while the applier lags), the shadow comparison uses the 404.
+
+``get`` with a limit pages by the ``seq`` order index (``ordered_scroll``) once a
+collection is known to have ``seq`` on every point; QdrantStore.upsert writes it on
+every point, but points written by versions before it did would be skipped by an
+``order_by`` scroll, so each collection is checked once (one exact count of points
+lacking ``seq``) and falls back to a full filtered scan + sort while any lacks it.
 """
 
 from __future__ import annotations
@@ -23,10 +38,11 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from adapters import qdrant_reads
-from adapters.base import CollectionSpec, StoreUnavailable
+from adapters.base import CollectionKey, CollectionSpec, StoreUnavailable
 from adapters.chroma_filter import InvalidArgument
 from adapters.qdrant_layout import collection_name
 from adapters.qdrant_reads import ChromaInternalError, ReadTarget
+from proxy import chroma_collections as cc
 from proxy.chroma_reads import (
     BodyError,
     parse_get,
@@ -36,9 +52,10 @@ from proxy.chroma_reads import (
     render_get,
     render_query,
 )
-from proxy.dialects.chroma import Route
+from proxy.dialects.chroma import COLLECTION_READS, Route
 
-SERVABLE_ROUTES = frozenset({"get", "query", "count"})
+RECORD_ROUTES = frozenset({"get", "query", "count"})
+SERVABLE_ROUTES = RECORD_ROUTES | COLLECTION_READS
 RETRY_SECONDS = 1.0
 # Answers Chroma gives itself: the target reproduces them instead of falling back.
 _CHROMA_ERRORS = (BodyError, InvalidArgument, ChromaInternalError)
@@ -46,6 +63,14 @@ _CHROMA_ERRORS = (BodyError, InvalidArgument, ChromaInternalError)
 
 class NotServable(Exception):
     """The target cannot answer this read (collection unknown to it or still empty)."""
+
+
+class CollectionUnknown(NotServable):
+    """``get_collection`` of a name the target lacks; ``answer`` is Chroma's 404 for it."""
+
+    def __init__(self, answer: TargetAnswer) -> None:
+        super().__init__("collection unknown to the target")
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -66,17 +91,18 @@ class TargetReader:
         exact: bool = False,
         cache_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        ordered_scroll: bool = False,
+        ordered_scroll: bool = True,
     ) -> None:
         """``store`` is a QdrantStore, or a wrapper (FaultyStore) delegating ``run``.
 
-        ``ordered_scroll`` lets ``get`` with a limit page by the ``seq`` order index; only
-        safe once every point carries ``seq`` (points without it would be skipped), so
-        off by default: the limit is then applied after a full filtered scan.
+        ``ordered_scroll`` lets ``get`` with a limit page by the ``seq`` order index in
+        collections where every point carries ``seq`` (checked once per collection);
+        off, the limit is applied after a full filtered scan.
         """
         self._store = store
         self._exact = exact
         self._ordered_scroll = ordered_scroll
+        self._seq_complete: set[str] = set()  # Qdrant collections whose points all have seq
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._specs: dict[str, CollectionSpec] = {}
@@ -85,9 +111,12 @@ class TargetReader:
         self._pending: asyncio.Future[None] | None = None
 
     def name_of(self, collection_id: str) -> str | None:
-        """The cached name of a collection UUID (no I/O), or None."""
+        """The cached name of a collection UUID, or of a cached name (no I/O), or None."""
         spec = self._specs.get(collection_id)
-        return None if spec is None else spec.key.name
+        if spec is not None:
+            return spec.key.name
+        named = any(s.key.name == collection_id for s in self._specs.values())
+        return collection_id if collection_id and named else None
 
     async def spec(self, collection_id: str) -> CollectionSpec | None:
         """The target's spec of a Chroma collection UUID; StoreUnavailable when unreadable.
@@ -132,10 +161,16 @@ class TargetReader:
         """Drop the cache (a collection vanished or changed under us)."""
         self._loaded_at = None
 
-    async def answer(self, route: Route, body: bytes) -> TargetAnswer:
-        """The target's Chroma-format answer; raises on store failure or NotServable."""
+    async def answer(self, route: Route, body: bytes, path_qs: str = "") -> TargetAnswer:
+        """The target's Chroma-format answer; raises on store failure or NotServable.
+
+        ``path_qs`` (the request target with its query string) matters for
+        ``list_collections`` only (``limit``/``offset``).
+        """
         if route.name not in SERVABLE_ROUTES:
             raise NotServable(f"route {route.name} is not translated")
+        if route.name in COLLECTION_READS:
+            return await self._collection_read(route, path_qs)
         spec = await self.spec(route.collection)
         if spec is None:
             raise NotServable("collection unknown to the target")
@@ -148,10 +183,12 @@ class TargetReader:
         return TargetAnswer(status, payload, spec.key.name)
 
     async def _read(self, spec: CollectionSpec, verb: str, body: bytes) -> bytes:
-        def target(client: QdrantClient) -> ReadTarget:
+        name = collection_name(spec.key)
+
+        def target(client: QdrantClient, ordered: bool = False) -> ReadTarget:
             return ReadTarget(
-                client, collection_name(spec.key), spec.space, spec.dimension,
-                ordered_scroll=self._ordered_scroll,
+                client, name, spec.space, spec.dimension,
+                ordered_scroll=ordered and self._seq_ok(client, name),
             )  # fmt: skip
 
         if verb == "count":
@@ -159,8 +196,59 @@ class TargetReader:
             return render_count(int(n))
         if verb == "get":
             get = parse_get(body)
-            records = await self._store.run(lambda c: qdrant_reads.get(target(c), get.request))
+            ordered = self._ordered_scroll and get.request.limit is not None
+            records = await self._store.run(
+                lambda c: qdrant_reads.get(target(c, ordered), get.request)
+            )
             return render_get(records, get.include)
         query = parse_query(body, exact=self._exact)
         hits = await self._store.run(lambda c: qdrant_reads.query(target(c), query.request))
         return render_query(hits, query.include)
+
+    def _seq_ok(self, client: QdrantClient, name: str) -> bool:
+        """True when every point of ``name`` has ``seq`` (runs on the store's thread).
+
+        Only a positive answer is remembered: every writer now sets ``seq`` and a
+        rename copies it, so a complete collection stays complete.
+        """
+        if name not in self._seq_complete and qdrant_reads.all_have_seq(client, name):
+            self._seq_complete.add(name)
+        return name in self._seq_complete
+
+    # collection-level reads ----------------------------------------------------------
+    async def _collection_read(self, route: Route, path_qs: str) -> TargetAnswer:
+        if route.name == "get_collection":
+            return await self._get_collection(route)
+        params = cc.ListParams()
+        if route.name == "list_collections":
+            try:
+                params = cc.parse_list_params(cc.query_string(path_qs))
+            except cc.QueryStringError as exc:
+                return TargetAnswer(*cc.query_error(exc), "")
+        specs = cc.in_scope(await self._fresh_catalog(), route.tenant, route.database)
+        if route.name == "count_collections":
+            return TargetAnswer(200, cc.render_count(len(specs)), "")
+        objects = [cc.collection_object(s) for s in cc.page(specs, params)]
+        if any(o is None for o in objects):
+            raise NotServable("a collection's Chroma object was never captured")
+        return TargetAnswer(200, cc.render_list([o for o in objects if o is not None]), "")
+
+    async def _get_collection(self, route: Route) -> TargetAnswer:
+        key = CollectionKey(route.collection, route.tenant, route.database)
+        spec: CollectionSpec | None = await self._store.describe_collection(key)
+        if spec is None:
+            raise CollectionUnknown(TargetAnswer(*cc.not_found(route.collection), ""))
+        obj = cc.collection_object(spec)
+        if obj is None:
+            raise NotServable("the collection's Chroma object was never captured")
+        if spec.source_id:
+            self._specs[spec.source_id] = spec
+        return TargetAnswer(200, cc.render_collection(obj), spec.key.name)
+
+    async def _fresh_catalog(self) -> list[CollectionSpec]:
+        """Every spec, read now (list and count must see a create or drop at once)."""
+        specs: list[CollectionSpec] = await self._store.list_collections()
+        self._specs = {s.source_id: s for s in specs if s.source_id}
+        self._loaded_at = self._clock()
+        self._failed_at = None
+        return specs

@@ -2,8 +2,10 @@
 
 Per request, from the live snapshot (no I/O):
 
-1. Canary: a translatable read (get/query/count) whose sticky key falls under the
-   serving share (:mod:`proxy.canary`) is answered by the new store in Chroma's format
+1. Canary: a translatable read (get/query/count, and get/list/count of collections)
+   whose sticky key (``Route.sticky_key``: the collection, or the database scope for
+   collection-level reads) falls under the serving share (:mod:`proxy.canary`) is
+   answered by the new store in Chroma's format
    (:mod:`proxy.read_translation`). If the new store fails, the primary answers and the
    fallback is counted; no error of the new store reaches the app.
 2. Otherwise the request is forwarded raw to the primary, as before.
@@ -31,7 +33,12 @@ from proxy.dialects.chroma import Route
 from proxy.events import CanaryRead, EventBus, UpstreamCalled
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 from proxy.live import LiveSettings, LiveValues
-from proxy.read_translation import SERVABLE_ROUTES, NotServable, TargetReader
+from proxy.read_translation import (
+    SERVABLE_ROUTES,
+    CollectionUnknown,
+    NotServable,
+    TargetReader,
+)
 from proxy.shadow import Answer, ShadowJob, ShadowReads, inflate
 
 _JSON_HEADERS = (("Content-Type", "application/json"),)
@@ -75,9 +82,9 @@ class ReadPath:
         if values is None or self.reader is None or route.name not in SERVABLE_ROUTES:
             return await self._primary.send(method, path_qs, headers, body, route=route.name)
         if self._router.routed(
-            serving_percent(values), route.collection, headers, values.sticky_header
+            serving_percent(values), route.sticky_key, headers, values.sticky_header
         ):
-            served = await self._canary(route, body, values.phase)
+            served = await self._canary(route, body, values.phase, path_qs)
             if served is not None:
                 response, seconds = served
                 if self._sampled(values):
@@ -110,13 +117,15 @@ class ReadPath:
 
     # canary ------------------------------------------------------------------------
     async def _canary(
-        self, route: Route, body: bytes, phase: Phase
+        self, route: Route, body: bytes, phase: Phase, path_qs: str = ""
     ) -> tuple[UpstreamResponse, float] | None:
         """The new store's answer and its latency, or None to let the primary answer."""
         assert self.reader is not None
         started = time.perf_counter()
         try:
-            answer = await asyncio.wait_for(self.reader.answer(route, body), self._canary_timeout)
+            answer = await asyncio.wait_for(
+                self.reader.answer(route, body, path_qs), self._canary_timeout
+            )
         except NotServable:
             return None  # not a read the new store can take yet: not a canary read
         except Exception as exc:
@@ -150,7 +159,10 @@ class ReadPath:
         if job.served_by == "target":
             return await self._ask_source(job)
         assert self.reader is not None
-        answer = await self.reader.answer(job.route, job.body)
+        try:
+            answer = await self.reader.answer(job.route, job.body, job.path_qs)
+        except CollectionUnknown as exc:  # the new store's own answer: Chroma's 404
+            answer = exc.answer
         return answer.status, answer.body
 
     async def _ask_source(self, job: ShadowJob) -> Answer:

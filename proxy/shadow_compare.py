@@ -6,6 +6,14 @@ difference found, in this order: ``error`` (statuses differ or a body is unreada
 ``missing_ids`` (reference rows absent), ``extra_ids`` (rows the reference lacks),
 ``order`` (same rows, different order, beyond ties at equal distance), ``distance``,
 ``metadata`` (metadata, document, uri or embedding of a shared row), else ``match``.
+
+Collection-level reads compare collection objects: ``count_collections`` like ``count``;
+``get_collection`` and ``list_collections`` by collection id (a reference collection
+absent from the other answer is ``missing_ids``, one only there ``extra_ids``, the
+same collections listed in another order ``order``) and then by content (name,
+metadata, configuration, schema, dimension, scope: any difference is ``metadata``).
+``log_position`` and ``version`` are not compared: internal counters of Chroma's log
+that the new store renders as single-node Chroma does (always 0).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ DISTANCE_TOLERANCE = 1e-4
 EMBEDDING_TOLERANCE = 1e-5
 IDS_KEPT = 5
 _CONTENT = ("metadatas", "documents", "uris", "embeddings")
+_COUNTERS = ("log_position", "version")  # not compared (see the module docstring)
 
 
 @dataclass
@@ -55,8 +64,10 @@ def compare(route: str, k: int, old: tuple[int, bytes], new: tuple[int, bytes]) 
         )
         return Comparison("match" if same else "error", k=k)
     try:
-        if route == "count":
+        if route in ("count", "count_collections"):
             return _count(ref, got)
+        if route in ("get_collection", "list_collections"):
+            return _collections(ref, got, route == "get_collection")
         if route == "get":
             return _get(ref, got)
         return _query(ref, got, k)
@@ -68,6 +79,25 @@ def _count(ref: Any, got: Any) -> Comparison:
     if ref == got:
         return Comparison("match")
     return Comparison("missing_ids" if got < ref else "extra_ids")
+
+
+def _collections(ref: Any, got: Any, single: bool) -> Comparison:
+    """Collection objects: one (``get_collection``) or a list (``list_collections``)."""
+    refs: list[dict[str, Any]] = [ref] if single else ref
+    gots: list[dict[str, Any]] = [got] if single else got
+    result = Comparison("match", k=len(refs))
+    ref_ids, got_ids = [c["id"] for c in refs], [c["id"] for c in gots]
+    _rows(result, ref_ids, got_ids, None, None)
+    theirs = {c["id"]: c for c in gots}
+    for mine in refs:
+        other = theirs.get(mine["id"])
+        if other is not None and _typed(_content_of(mine)) != _typed(_content_of(other)):
+            result.found.add("metadata")
+    return _finish(result)
+
+
+def _content_of(collection: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in collection.items() if k not in _COUNTERS}
 
 
 def _get(ref: dict[str, Any], got: dict[str, Any]) -> Comparison:

@@ -3,6 +3,11 @@
 Classification is by method and path only (never by body), so it costs one regex match
 on the hot path. Record operations name their collection by UUID; collection
 operations by name (delete, get) or by UUID (modify).
+
+Collection-level reads: ``get_collection`` (``GET .../collections/{name}``),
+``list_collections`` (``GET .../collections``, query ``limit``/``offset``) and
+``count_collections`` (``GET .../collections_count``); any other ``GET`` under
+``.../collections`` (``by-id/{uuid}``, trailing slashes) is ``collection_read``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,18 @@ class Route:
     def is_write(self) -> bool:
         return self.kind is Kind.WRITE
 
+    @property
+    def sticky_key(self) -> str:
+        """What canary stickiness hashes with the sticky header: the collection UUID of
+        record reads; for collection-level reads (no UUID: a name, or none for list and
+        count) the database scope, so one app user sees every collection-level read of
+        a database answered by the same store."""
+        if self.name in COLLECTION_READS:
+            return f"db:{self.tenant}/{self.database}"
+        return self.collection
 
+
+COLLECTION_READS = frozenset({"get_collection", "list_collections", "count_collections"})
 _SCOPE = r"^/api/v2/tenants/(?P<tenant>[^/]+)/databases/(?P<database>[^/]+)"
 _RECORD_WRITES = ("add", "upsert", "update", "delete")
 _TABLE: list[tuple[str, re.Pattern[str], str, Kind]] = [
@@ -49,8 +65,10 @@ _TABLE: list[tuple[str, re.Pattern[str], str, Kind]] = [
     ),
     ("POST", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)/(?P<op>get|query)$"), "", Kind.READ),
     ("GET", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)/count$"), "count", Kind.READ),
-    ("GET", re.compile(_SCOPE + r"/collections(/[^/]+)?/?$"), "collection_read", Kind.READ),
-    ("GET", re.compile(_SCOPE + r"/collections_count$"), "collection_read", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections$"), "list_collections", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections_count$"), "count_collections", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)$"), "get_collection", Kind.READ),
+    ("GET", re.compile(_SCOPE + r"/collections(/.*)?$"), "collection_read", Kind.READ),
     ("GET", re.compile(r"^/api/v2/heartbeat$"), "heartbeat", Kind.OTHER),
 ]
 

@@ -130,7 +130,8 @@ def test_a_running_proxy_prunes_and_still_converges(
     )  # fmt: skip
     proxy = ProxyProcess(tmp_path, config).start()
     try:
-        collection = chromadb.HttpClient(host="127.0.0.1", port=proxy.port).create_collection("pruned")
+        client = chromadb.HttpClient(host="127.0.0.1", port=proxy.port)
+        collection = client.create_collection("pruned")
         rng = np.random.default_rng(7)
         for batch in range(30):
             ids = [f"b{batch}-{i}" for i in range(10)]
