@@ -128,6 +128,10 @@ class ShadowConfig(_Section):
     timeout_seconds: float = Field(2.0, gt=0, description="Give up on a shadow read after this.")
     concurrency: int = Field(4, ge=1, description="Shadow reads in flight at once.")
     worst_kept: int = Field(50, ge=0, description="Worst mismatches kept for GET /-/shadow.")
+    max_cpu_share: float | None = Field(
+        0.05, gt=0, description="CPU shadow reads may use in the proxy, as a share of one "
+        "core; beyond it new shadow reads are dropped and counted (null = no cap).",
+    )
     noise_floor_every: int = Field(
         0, ge=0, description="Every Nth sampled query also asks the primary twice (0 = off)."
     )

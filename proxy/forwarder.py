@@ -50,14 +50,14 @@ class UpstreamResponse:
 
 def end_to_end_headers(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """A copy of ``headers`` without hop-by-hop ones (including those named in Connection)."""
-    named = {
-        token.strip().lower()
-        for value in headers.getall("Connection", [])
-        for token in value.split(",")
-    }
-    return CIMultiDict(
-        (k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP and k.lower() not in named
-    )
+    dropped = HOP_BY_HOP
+    if "Connection" in headers:
+        dropped = HOP_BY_HOP | {
+            token.strip().lower()
+            for value in headers.getall("Connection")
+            for token in value.split(",")
+        }
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in dropped)
 
 
 class Forwarder:

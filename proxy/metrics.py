@@ -8,6 +8,8 @@ series count. No ids, no user values, no tokens ever become labels.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -90,6 +92,9 @@ class Metrics:
             "vecbridge_upstream_duration_seconds", "Time of one call to a store.",
             ["store", "route"], buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self._request_counters: dict[tuple[str, str], Any] = {}
+        self._request_durations: dict[str, Any] = {}
+        self._upstream_durations: dict[tuple[str, str], Any] = {}
         self.unmirrored = Counter(
             "vecbridge_unmirrored_requests", "Requests passed through without mirroring.",
             registry=r,
@@ -252,11 +257,26 @@ class Metrics:
         self.backfill_progress.labels(collection=label).set(event.ratio)
 
     def _on_request(self, event: RequestHandled) -> None:
-        self.requests.labels(route=event.route, outcome=event.outcome).inc()
-        self.request_duration.labels(route=event.route).observe(event.seconds)
+        # Per-request path: label children are looked up once and kept (labels() takes a
+        # lock and builds a key each call). Routes and outcomes are a small fixed set.
+        key = (event.route, event.outcome)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self._request_counters[key] = self.requests.labels(*key)
+        counter.inc()
+        duration = self._request_durations.get(event.route)
+        if duration is None:
+            duration = self._request_durations[event.route] = self.request_duration.labels(
+                event.route
+            )
+        duration.observe(event.seconds)
 
     def _on_upstream(self, event: UpstreamCalled) -> None:
-        self.upstream_duration.labels(store=event.store, route=event.route).observe(event.seconds)
+        key = (event.store, event.route)
+        duration = self._upstream_durations.get(key)
+        if duration is None:
+            duration = self._upstream_durations[key] = self.upstream_duration.labels(*key)
+        duration.observe(event.seconds)
 
     def _on_journaled(self, event: WriteJournaled) -> None:
         self.journal_appended.inc(event.entries)

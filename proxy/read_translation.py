@@ -53,6 +53,7 @@ from proxy.chroma_reads import (
     render_query,
 )
 from proxy.dialects.chroma import COLLECTION_READS, Route
+from proxy.shadow_budget import cpu_section, metered
 
 RECORD_ROUTES = frozenset({"get", "query", "count"})
 SERVABLE_ROUTES = RECORD_ROUTES | COLLECTION_READS
@@ -191,19 +192,27 @@ class TargetReader:
                 ordered_scroll=ordered and self._seq_ok(client, name),
             )  # fmt: skip
 
+        # metered / cpu_section: a shadow read is charged the CPU it costs this process,
+        # on the store's thread and here (proxy/shadow_budget.py); no-ops otherwise.
         if verb == "count":
-            n = await self._store.run(lambda c: qdrant_reads.count(target(c)))
+            n = await self._store.run(metered(lambda c: qdrant_reads.count(target(c))))
             return render_count(int(n))
         if verb == "get":
-            get = parse_get(body)
+            with cpu_section():
+                get = parse_get(body)
             ordered = self._ordered_scroll and get.request.limit is not None
             records = await self._store.run(
-                lambda c: qdrant_reads.get(target(c, ordered), get.request)
+                metered(lambda c: qdrant_reads.get(target(c, ordered), get.request))
             )
-            return render_get(records, get.include)
-        query = parse_query(body, exact=self._exact)
-        hits = await self._store.run(lambda c: qdrant_reads.query(target(c), query.request))
-        return render_query(hits, query.include)
+            with cpu_section():
+                return render_get(records, get.include)
+        with cpu_section():
+            query = parse_query(body, exact=self._exact)
+        hits = await self._store.run(
+            metered(lambda c: qdrant_reads.query(target(c), query.request))
+        )
+        with cpu_section():
+            return render_query(hits, query.include)
 
     def _seq_ok(self, client: QdrantClient, name: str) -> bool:
         """True when every point of ``name`` has ``seq`` (runs on the store's thread).

@@ -8,6 +8,10 @@ with a timeout, compare the two answers (:mod:`proxy.shadow_compare`), emit
 ``shadow.mismatch_log`` set, every mismatch is also appended to a JSON-lines file
 (:mod:`proxy.shadow_log`: ids only, written off the event loop).
 
+Shadow work is also capped in CPU (``shadow.max_cpu_share``, :mod:`proxy.shadow_budget`):
+each compared read is charged what it cost the proxy, and while the budget is spent new
+reads are dropped (``reason="cpu_budget"``) instead of queued.
+
 Optionally (``noise_every`` > 0) every Nth sampled query is also asked of the old store
 a second time and compared with its own first answer: the noise floor of approximate
 search, reported next to the comparisons so HNSW jitter is not read as a regression.
@@ -33,6 +37,7 @@ from multidict import CIMultiDict
 from proxy.config import ShadowConfig
 from proxy.dialects.chroma import Route
 from proxy.events import EventBus, ShadowCompared, ShadowDropped
+from proxy.shadow_budget import CURRENT_METER, CpuBudget, CpuMeter
 from proxy.shadow_compare import Comparison, compare, severity
 from proxy.shadow_log import MismatchLog
 
@@ -91,19 +96,30 @@ class ShadowReads:
         self._noise_stats: Counter[str] = Counter()
         self._noise_recall_sum = 0.0
         self._sampled_queries = 0
+        self._dropped_by: Counter[str] = Counter()
+        self.budget: CpuBudget | None = None
+        if config.max_cpu_share is not None:
+            self.budget = CpuBudget(config.max_cpu_share)
         self.mismatch_log: MismatchLog | None = None
         if config.mismatch_log is not None:
             self.mismatch_log = MismatchLog(config.mismatch_log, config.mismatch_log_max_bytes)
 
     def offer(self, job: ShadowJob) -> bool:
-        """Queue ``job`` without waiting; False (and counted) when the queue is full."""
+        """Queue ``job`` without waiting; False (and counted) when the queue is full or
+        the CPU budget is spent."""
+        if self.budget is not None and not self.budget.available():
+            return self._drop("cpu_budget")
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
-            self._dropped += 1
-            self._events.emit(ShadowDropped("queue_full"))
-            return False
+            return self._drop("queue_full")
         return True
+
+    def _drop(self, reason: str) -> bool:
+        self._dropped += 1
+        self._dropped_by[reason] += 1
+        self._events.emit(ShadowDropped(reason))
+        return False
 
     async def run(self) -> None:
         """The workers (and the mismatch log's flusher); runs until cancelled."""
@@ -130,6 +146,16 @@ class ShadowReads:
                 self._queue.task_done()
 
     async def _process(self, job: ShadowJob) -> None:
+        meter = CpuMeter()
+        token = CURRENT_METER.set(meter)  # the store call adds its thread's CPU to it
+        try:
+            await self._compare(job, meter)
+        finally:
+            CURRENT_METER.reset(token)
+            if self.budget is not None:
+                self.budget.charge(meter.seconds)
+
+    async def _compare(self, job: ShadowJob, meter: CpuMeter) -> None:
         k = _k_of(job)
         started = time.perf_counter()
         try:
@@ -142,9 +168,11 @@ class ShadowReads:
             self._record(job, Comparison("error", k=k), None)
             return
         seconds = time.perf_counter() - started
+        cpu_started = time.thread_time()  # no await until the record: all of it is ours
         own = (job.answer[0], inflate(job.answer[1], job.encoding))
         old, new = (own, other) if job.served_by == "source" else (other, own)
         self._record(job, compare(job.route.name, k, old, new), seconds)
+        meter.seconds += time.thread_time() - cpu_started
         await self._maybe_noise(job, k)
 
     def _record(self, job: ShadowJob, result: Comparison, seconds: float | None) -> None:
@@ -198,6 +226,11 @@ class ShadowReads:
             "queue": {"size": self._queue.qsize(), "capacity": self.config.queue_size},
             "compared": sum(self._categories.values()),
             "dropped": self._dropped,
+            "dropped_by_reason": dict(self._dropped_by),
+            "cpu_budget": None if self.budget is None else {
+                "max_cpu_share": self.budget.share,
+                "cpu_seconds_spent": round(self.budget.spent, 3),
+            },
             "by_category": dict(self._categories),
             "mean_recall": self._recall_sum / self._recall_n if self._recall_n else None,
             "noise_floor": {
