@@ -92,7 +92,6 @@ class ShadowReads:
         self._categories: Counter[str] = Counter()
         self._recall_sum = 0.0
         self._recall_n = 0
-        self._dropped = 0
         self._noise_stats: Counter[str] = Counter()
         self._noise_recall_sum = 0.0
         self._sampled_queries = 0
@@ -116,7 +115,6 @@ class ShadowReads:
         return True
 
     def _drop(self, reason: str) -> bool:
-        self._dropped += 1
         self._dropped_by[reason] += 1
         self._events.emit(ShadowDropped(reason))
         return False
@@ -225,7 +223,7 @@ class ShadowReads:
         return {
             "queue": {"size": self._queue.qsize(), "capacity": self.config.queue_size},
             "compared": sum(self._categories.values()),
-            "dropped": self._dropped,
+            "dropped": sum(self._dropped_by.values()),
             "dropped_by_reason": dict(self._dropped_by),
             "cpu_budget": None if self.budget is None else {
                 "max_cpu_share": self.budget.share,

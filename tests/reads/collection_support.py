@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 from multidict import CIMultiDict
+from reads_diff import typed
 
 from adapters.base import CollectionKey
 from adapters.qdrant import QdrantStore
@@ -34,15 +35,6 @@ def new_database(http: httpx.Client) -> str:
     resp = http.post(f"/api/v2/tenants/{TENANT}/databases", json={"name": name})
     assert resp.status_code == 200, resp.text
     return name
-
-
-def typed(value: Any) -> Any:
-    """JSON value with int/float/bool kept apart (1 == 1.0 == True in plain Python)."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v) for v in value]
-    return (type(value).__name__, value)
 
 
 class Scoped:
