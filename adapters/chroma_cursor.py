@@ -24,6 +24,8 @@ import pybase64
 from adapters.base import Page, Record, StoreRejected
 
 ANCHORS = 6
+# Window fetches tried around a relocated anchor before the scroll restarts.
+RELOCATE_ATTEMPTS = 8
 
 # fetch(offset, limit, full): records in insertion order; ids only unless ``full``
 Fetch = Callable[[int, int, bool], Awaitable[list[Record]]]
@@ -79,18 +81,30 @@ def locate(window: Sequence[str], anchors: Sequence[str], limit_index: int) -> i
 
 
 async def scroll_page(fetch: Fetch, cursor: str | None, limit: int) -> Page:
-    """The page after ``cursor`` (None: the first page), resuming after a surviving anchor."""
+    """The page after ``cursor`` (None: the first page), resuming after a surviving anchor.
+
+    The page is always cut from ONE fetched window that contains the anchor, so deletes
+    landing between two requests cannot shift records past it unseen. When the anchor
+    has moved out of the window, it is searched for further back and the window is
+    fetched again around where it was found (it may have moved on again meanwhile).
+    """
     if cursor is None:
         return _finish(0, await fetch(0, limit, True), limit)
     at = Cursor.decode(cursor)
-    first = max(0, at.offset - 2 * ANCHORS)
-    wanted = at.offset - first + limit
-    window = await fetch(first, wanted, True)
-    index = locate([r.id for r in window], at.anchors, at.offset - first - 1)
-    if index is not None:
-        return _finish(first + index + 1, window[index + 1:], limit, len(window) == wanted)
-    start = await _find_anchor(fetch, at, first) + 1
-    return _finish(start, await fetch(start, limit, True), limit)
+    for _ in range(RELOCATE_ATTEMPTS):
+        first = max(0, at.offset - 2 * ANCHORS)
+        wanted = at.offset - first + limit
+        window = await fetch(first, wanted, True)
+        index = locate([r.id for r in window], at.anchors, at.offset - first - 1)
+        if index is not None:
+            return _finish(first + index + 1, window[index + 1 :], limit, len(window) == wanted)
+        found = await _find_anchor(fetch, at, first)
+        if found < 0:
+            break
+        at = Cursor(offset=found + 1, anchors=at.anchors)
+    # No anchor survives (or deletes kept outrunning the search): restart, repeating
+    # records rather than skipping any.
+    return _finish(0, await fetch(0, limit, True), limit)
 
 
 async def _find_anchor(fetch: Fetch, at: Cursor, searched_from: int) -> int:
