@@ -75,9 +75,11 @@ class ChromaStore:
         scopes: Sequence[tuple[str, str]] | None = None,
         timeout: float = 30.0,
     ) -> None:
-        """``scopes``: the (tenant, database) pairs ``list_collections`` walks."""
+        """``scopes``: the (tenant, database) pairs ``list_collections`` walks; by default
+        every database of the default tenant and of the credentials' own tenant (Chroma
+        has no call that lists tenants)."""
         self._http = ChromaHttp(url, headers, timeout)
-        self._scopes = list(scopes or [(DEFAULT_TENANT, DEFAULT_DATABASE)])
+        self._scopes = list(scopes) if scopes else None
         self._uuids: dict[CollectionKey, str] = {}
         self._max_batch: int | None = None
 
@@ -130,18 +132,37 @@ class ChromaStore:
         raise AssertionError("unreachable")
 
     async def list_collections(self) -> list[CollectionSpec]:
-        """Every collection of the configured (tenant, database) scopes."""
+        """Every collection of the (tenant, database) scopes (see ``__init__``)."""
         specs: list[CollectionSpec] = []
-        for tenant, database in self._scopes:
-            offset = 0
-            while True:
-                path = f"{_db(tenant, database)}/collections?limit={_LIST_PAGE}&offset={offset}"
-                page = await self._http.call("GET", path)
-                specs.extend(spec_from(body) for body in page)
-                offset += len(page)
-                if len(page) < _LIST_PAGE:
-                    break
+        for tenant, database in self._scopes or await self._discover_scopes():
+            specs.extend(spec_from(body) for body in
+                         await self._pages(f"{_db(tenant, database)}/collections"))
         return sorted(specs, key=lambda s: s.key)
+
+    async def _discover_scopes(self) -> list[tuple[str, str]]:
+        """Every database of the default tenant and of the caller's own tenant."""
+        tenants = [DEFAULT_TENANT]
+        try:
+            identity = await self._http.call("GET", "/auth/identity")
+        except StoreRejected:
+            identity = {}  # an older server without the identity call
+        own = identity.get("tenant") if isinstance(identity, dict) else None
+        if isinstance(own, str) and own not in tenants:
+            tenants.append(own)
+        scopes: list[tuple[str, str]] = []
+        for tenant in tenants:
+            path = f"/tenants/{quote(tenant, safe='')}/databases"
+            scopes.extend((tenant, str(db["name"])) for db in await self._pages(path))
+        return scopes or [(DEFAULT_TENANT, DEFAULT_DATABASE)]
+
+    async def _pages(self, path: str) -> list[Any]:
+        """Every item of a ``limit``/``offset`` paged listing."""
+        items: list[Any] = []
+        while True:
+            page = await self._http.call("GET", f"{path}?limit={_LIST_PAGE}&offset={len(items)}")
+            items.extend(page)
+            if len(page) < _LIST_PAGE:
+                return items
 
     async def create_collection(self, spec: CollectionSpec) -> None:
         """get_or_create by name: an existing collection is left as it is."""

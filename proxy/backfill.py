@@ -80,7 +80,9 @@ async def resolve_collections(source: VectorStore, names: Sequence[str] | None
     specs = await source.list_collections()
     if not names:
         return specs
-    by_name = {str(s.key): s for s in specs} | {s.key.name: s for s in specs}
+    # A bare name also finds a collection outside the default database; the full
+    # ``tenant/database/name`` form (and a default-database name) wins on a clash.
+    by_name = {s.key.name: s for s in specs} | {str(s.key): s for s in specs}
     missing = [n for n in names if n not in by_name]
     if missing:
         raise BackfillError(f"unknown collection {missing[0]!r} in the source")

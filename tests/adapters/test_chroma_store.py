@@ -17,6 +17,7 @@ from adapters.base import (
 )
 from adapters.chroma import ChromaStore
 from adapters.chroma_cursor import Cursor, locate
+from proxy.backfill import resolve_collections
 from proxy.embedded import EmbeddedChroma, free_port
 
 DIM = 4
@@ -145,4 +146,29 @@ async def test_other_tenant_and_database(chroma_server: EmbeddedChroma, unique_n
         assert described.source_id is not None and described.dimension == DIM
     finally:
         await store.delete_collection(key)
+        await store.close()
+
+
+async def test_every_database_of_the_default_tenant_is_listed(
+    chroma_server: EmbeddedChroma, unique_name: str
+) -> None:
+    """Without explicit scopes the store finds collections outside default_database (a
+    backfill or validate that only looked there would leave them behind, silently)."""
+    other = CollectionKey(name="docs-" + unique_name, database="db-" + unique_name)
+    same_name = CollectionKey(name=other.name)  # a namesake in the default database
+    store = ChromaStore(chroma_server.url)
+    try:
+        await store.upsert(CollectionSpec(key=other), records(3))
+        await store.upsert(CollectionSpec(key=same_name), records(2))
+        keys = [s.key for s in await store.list_collections()]
+        assert other in keys and same_name in keys
+        # A bare name means the default database's collection; the full form the other.
+        by_bare = await resolve_collections(store, [other.name])
+        by_full = await resolve_collections(store, [str(other)])
+        assert [s.key for s in by_bare] == [same_name]
+        assert [s.key for s in by_full] == [other]
+        assert await store.count(other) == 3
+    finally:
+        for key in (other, same_name):
+            await store.delete_collection(key)
         await store.close()
