@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from adapters import qdrant_reads
-from adapters.base import CollectionKey, CollectionSpec, StoreUnavailable
+from adapters.base import CollectionKey, CollectionMissing, CollectionSpec, StoreUnavailable
 from adapters.chroma_filter import InvalidArgument
 from adapters.qdrant_layout import collection_name
 from adapters.qdrant_reads import ChromaInternalError, ReadTarget
@@ -67,7 +68,8 @@ class NotServable(Exception):
 
 
 class CollectionUnknown(NotServable):
-    """``get_collection`` of a name the target lacks; ``answer`` is Chroma's 404 for it."""
+    """A collection the target lacks; ``answer`` is Chroma's error for it (404, or 400 for
+    a malformed collection id)."""
 
     def __init__(self, answer: TargetAnswer) -> None:
         super().__init__("collection unknown to the target")
@@ -162,26 +164,61 @@ class TargetReader:
         """Drop the cache (a collection vanished or changed under us)."""
         self._loaded_at = None
 
-    async def answer(self, route: Route, body: bytes, path_qs: str = "") -> TargetAnswer:
+    async def answer(
+        self, route: Route, body: bytes, path_qs: str = "", primary: bool = False
+    ) -> TargetAnswer:
         """The target's Chroma-format answer; raises on store failure or NotServable.
 
         ``path_qs`` (the request target with its query string) matters for
-        ``list_collections`` only (``limit``/``offset``).
+        ``list_collections`` only (``limit``/``offset``). ``primary``: the new store is
+        the primary (cutover, finalized), so the cached catalog must not decide: a
+        collection created or first written a moment ago is looked up again, and one
+        with no records yet answers as Chroma does for an empty collection.
         """
         if route.name not in SERVABLE_ROUTES:
             raise NotServable(f"route {route.name} is not translated")
         if route.name in COLLECTION_READS:
             return await self._collection_read(route, path_qs)
         spec = await self.spec(route.collection)
+        if primary and (spec is None or spec.dimension is None):
+            spec = await self._spec_now(route.collection)
         if spec is None:
+            if primary:
+                raise CollectionUnknown(TargetAnswer(*_unknown_collection(route.collection), ""))
             raise NotServable("collection unknown to the target")
-        if spec.dimension is None:
+        if spec.dimension is None and not primary:
             raise NotServable("collection has no records in the target yet")
         try:
-            status, payload = 200, await self._read(spec, route.name, body)
+            payload = await self._read_or_empty(spec, route.name, body)
+        except CollectionMissing:
+            if not primary:
+                raise
+            spec = await self._spec_now(route.collection)  # renamed or dropped meanwhile
+            if spec is None:
+                raise CollectionUnknown(
+                    TargetAnswer(*_unknown_collection(route.collection), "")
+                ) from None
+            payload = await self._read_or_empty(spec, route.name, body)
         except _CHROMA_ERRORS as exc:
-            status, payload = render_error(exc, route.collection)
-        return TargetAnswer(status, payload, spec.key.name)
+            return TargetAnswer(*render_error(exc, route.collection), spec.key.name)
+        return TargetAnswer(200, payload, spec.key.name)
+
+    async def _spec_now(self, collection_id: str) -> CollectionSpec | None:
+        """The spec from a catalog listing made now, not from the cache."""
+        specs = await self._fresh_catalog()
+        return next((s for s in specs if s.source_id == collection_id), None)
+
+    async def _read_or_empty(self, spec: CollectionSpec, verb: str, body: bytes) -> bytes:
+        """``_read``; a collection without records (no dimension yet) answers empty."""
+        if spec.dimension is not None:
+            return await self._read(spec, verb, body)
+        if verb == "count":
+            return render_count(0)
+        if verb == "get":
+            get = parse_get(body)
+            return render_get([], get.include)
+        query = parse_query(body, exact=self._exact)
+        return render_query([[] for _ in query.request.vectors], query.include)
 
     async def _read(self, spec: CollectionSpec, verb: str, body: bytes) -> bytes:
         name = collection_name(spec.key)
@@ -261,3 +298,12 @@ class TargetReader:
         self._loaded_at = self._clock()
         self._failed_at = None
         return specs
+
+
+def _unknown_collection(collection_id: str) -> tuple[int, bytes]:
+    """Chroma's answer to a record read on a collection id it does not hold."""
+    try:
+        uuid.UUID(collection_id)
+    except ValueError:
+        return render_error(InvalidArgument("Collection ID is not a valid UUIDv4"))
+    return render_error(CollectionMissing(collection_id), collection_id)

@@ -122,10 +122,17 @@ class ReadPath:
         """The new store's answer and its latency, or None to let the primary answer."""
         assert self.reader is not None
         started = time.perf_counter()
+        primary = phase in (Phase.CUTOVER, Phase.FINALIZED)
         try:
             answer = await asyncio.wait_for(
-                self.reader.answer(route, body, path_qs), self._canary_timeout
+                self.reader.answer(route, body, path_qs, primary), self._canary_timeout
             )
+        except CollectionUnknown as exc:
+            if phase is not Phase.FINALIZED:
+                return None  # the old store has every collection the app made: it answers
+            # Finalized: the old store is no longer written (a collection dropped since is
+            # still there), so the new store's "does not exist" is the answer.
+            answer = exc.answer
         except NotServable:
             return None  # not a read the new store can take yet: not a canary read
         except Exception as exc:
