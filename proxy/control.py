@@ -2,8 +2,9 @@
 
 :class:`Controller` is the one place that changes the phase. It checks the move
 (:func:`proxy.phases.check_transition`), the cutover preconditions (journal caught up,
-last validation not failed) and the guard (a tripped guard blocks canary and cutover
-until re-armed), runs the registered hooks, persists, and emits :class:`PhaseChanged`.
+last validation not failed, every collection of the old store present in the new one)
+and the guard (a tripped guard blocks canary and cutover until re-armed), runs the
+registered hooks, persists, and emits :class:`PhaseChanged`.
 Moves are serialised by a lock, so a guard trip and an operator command cannot
 interleave.
 
@@ -66,6 +67,9 @@ class Controller:
         self._journal_stats = journal_stats
         self.before_hooks: list[TransitionHook] = []
         self.after_hooks: list[TransitionHook] = []
+        # Further cutover preconditions (skipped when forced), e.g. coverage of the old
+        # store's collections (proxy/cutover_coverage.py); each raises IllegalTransition.
+        self.cutover_checks: list[Callable[[], Awaitable[None]]] = []
         self._lock = asyncio.Lock()
 
     def guard_trip(self) -> dict[str, object] | None:
@@ -136,6 +140,8 @@ class Controller:
             )
         if target is Phase.CUTOVER:
             check_cutover(await self._least_lag(), 0, last_validation(self.state))
+            for check in self.cutover_checks:
+                await check()
 
     async def _least_lag(self, window_seconds: float = 5.0) -> int:
         """The smallest journal lag seen within the window (0 as soon as it is seen).

@@ -9,6 +9,7 @@ the proxy's own. Parts are opened and closed in ``cleanup_ctx`` order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import logging
@@ -26,6 +27,7 @@ from proxy.backfill import checkpoint_path
 from proxy.config import Config
 from proxy.control_plane import ControlPlane, build_control
 from proxy.cutover import CutoverWrites
+from proxy.cutover_coverage import check_coverage
 from proxy.cutover_install import install_cutover
 from proxy.dialects.chroma import classify
 from proxy.events import EventBus, RequestHandled
@@ -214,6 +216,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     proxy.control.config_sinks.append(lambda new: setattr(proxy, "config", new))
     proxy.cutover = install_cutover(proxy)
+    proxy.control.controller.cutover_checks.append(
+        functools.partial(check_coverage, proxy.cutover.old_store, target)
+    )
     importlib.import_module("proxy.cutover_admin")  # registers /admin/cutover/rollback
     importlib.import_module("proxy.migrate_admin")  # registers /admin/backfill, /validate
 

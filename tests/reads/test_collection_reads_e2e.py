@@ -56,7 +56,7 @@ def _start(tmp: Path, chroma: EmbeddedChroma, phase: str) -> ProxyProcess:
     )  # fmt: skip
     proxy = ProxyProcess(tmp, config).start()
     if phase == "cutover":
-        _admin(proxy, "/admin/cutover", {})
+        _admin(proxy, "/admin/cutover", {"force": True})  # the shared Chroma has more
         assert proxy.status()["phase"] == "cutover"
     return proxy
 
