@@ -189,7 +189,7 @@ def check_file(path: Path, fmt: str | None) -> FileInfo:
         raise TransferError(f"{meta_path(path)}: not valid JSON ({exc})") from None
     dimension: int | None = meta.get("dimension")
     if fmt == "parquet":
-        return _check_parquet(path, meta, dimension)
+        return _check_count(path, _check_parquet(path, meta, dimension))
     rows = 0
     for rows, record in enumerate(iter_jsonl(path), start=1):
         size = None if record.embedding is None else len(record.embedding)
@@ -197,7 +197,17 @@ def check_file(path: Path, fmt: str | None) -> FileInfo:
         if size is not None and size != dimension:
             raise TransferError(f"{path}: record {record.id!r} (row {rows}) has dimension "
                                 f"{size}, expected {dimension}")
-    return FileInfo(meta, fmt, rows, dimension)
+    return _check_count(path, FileInfo(meta, fmt, rows, dimension))
+
+
+def _check_count(path: Path, info: FileInfo) -> FileInfo:
+    """A file cut short at a row boundary parses fine: its meta file's count tells."""
+    expected = info.meta.get("count")
+    if isinstance(expected, int) and expected != info.rows:
+        raise TransferError(f"{path}: {info.rows} rows, but {meta_path(path).name} says "
+                            f"{expected}: the file is incomplete, or not the one exported "
+                            "with that meta file")
+    return info
 
 
 def _check_parquet(path: Path, meta: dict[str, Any], dimension: int | None) -> FileInfo:

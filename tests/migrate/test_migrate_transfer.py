@@ -106,6 +106,14 @@ def test_bad_input_fails_cleanly(
     client = QdrantClient(path=str(tmp_path / "qdrant"))
     assert not client.collection_exists("fresh-one")  # nothing half-written
     client.close()
+    # a JSONL file cut at a line boundary parses: the meta file's count catches it
+    short = tmp_path / "short.jsonl"
+    short.write_bytes(b"".join(lines[:36]))
+    (tmp_path / "short.jsonl.meta.json").write_bytes((tmp_path / "good.jsonl.meta.json")
+                                                     .read_bytes())
+    done = cli("import", "--config", config, "--file", str(short), "--collection", "fresh-one")
+    assert done.returncode == 2 and "36 rows, but short.jsonl.meta.json says 300" in done.stderr
+    assert str(short) in done.stderr and len(done.stderr.splitlines()) == 1
     code, _ = cli_json("import", "--config", config, "--file", str(good),
                        "--collection", "fresh-one")  # the intact file still imports
     assert code == 0
