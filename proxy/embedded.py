@@ -24,6 +24,26 @@ class EmbeddedChromaError(RuntimeError):
     """The embedded Chroma server could not be started."""
 
 
+class PortInUse(EmbeddedChromaError):
+    """Something already listens on the embedded Chroma's address."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when a socket already listens on ``host:port`` (binding it fails).
+
+    SO_REUSEADDR as servers set it: a port left in TIME_WAIT by a stopped server is free,
+    a port someone listens on is not.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:
@@ -58,6 +78,19 @@ class EmbeddedChroma:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> EmbeddedChroma:
+        """Spawn ``chroma run`` and wait until it answers; ``EmbeddedChromaError`` if not.
+
+        Refuses a port someone already listens on: the child could not bind it, and the
+        health check would be answered by the other server (another proxy's Chroma),
+        so two proxies would silently share one source.
+        """
+        if port_in_use(self.host, self.port):
+            raise PortInUse(
+                f"embedded Chroma: port {self.port} on {self.host} is already in use (another "
+                "vecbridge or Chroma?); set source.embedded.port "
+                "(VECBRIDGE_SOURCE__EMBEDDED__PORT) to another port, or source.url to use a "
+                "running Chroma"
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
         command = [
@@ -80,15 +113,24 @@ class EmbeddedChroma:
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise EmbeddedChromaError(
-                    f"chroma exited with code {self._process.returncode}; see {self.log_path}"
-                )
+            self._check_alive()
+            # An answer counts only while our child still runs: once it has exited (it
+            # lost the port to someone who bound it after the check), the answer came
+            # from that someone else.
             if self.healthy():
+                self._check_alive()
                 return
             time.sleep(0.1)
         self.stop()
         raise EmbeddedChromaError(f"chroma did not become healthy within {timeout:.0f}s")
+
+    def _check_alive(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is not None:
+            self._process = None
+            raise EmbeddedChromaError(
+                f"chroma exited with code {process.returncode}; see {self.log_path}"
+            )
 
     def healthy(self) -> bool:
         try:

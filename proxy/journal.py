@@ -432,3 +432,18 @@ def _direction(db: sqlite3.Connection, destination: str, cursor: str) -> Directi
     ).fetchone()
     lag_seconds = max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0
     return DirectionStats(int(head or 0), applied, int(lag), lag_seconds)
+
+
+def stored_entries(path: Path) -> dict[str, int]:
+    """Entries the journal file holds now, per destination (applied ones until pruned).
+
+    Read on a connection of its own, read-only: a WAL reader neither waits for nor
+    delays the journal's writer thread.
+    """
+    if not path.exists():
+        return {}
+    # as_uri() escapes what a URI would misread in a path ('?', '#', '%')
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    with contextlib.closing(conn):
+        rows = conn.execute("SELECT destination, COUNT(*) FROM entries GROUP BY destination")
+        return {str(destination): int(count) for destination, count in rows}

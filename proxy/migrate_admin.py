@@ -1,6 +1,7 @@
 """Admin routes of the migration verbs, for targets only the proxy can open (local mode).
 
-    POST /admin/backfill  {"collections"?, "options"?}   start a backfill (409 if one runs)
+    POST /admin/backfill  {"collections"?, "options"?}   start a backfill (409 if one runs,
+                                                         or in phase passthrough)
     GET  /admin/backfill                                 progress of the current/last one
     POST /admin/validate  {"collections"?, "options"?}   run a validation, return the report
 
@@ -13,14 +14,18 @@ from aiohttp import web
 
 from proxy.admin import _body, _json, add_admin_route, proxy_of
 from proxy.backfill import BackfillError, backfill_progress, start_backfill
+from proxy.backfill_phase import backfill_refusal
 from proxy.validation_run import run_validation
 
 
 async def post_backfill(request: web.Request) -> web.Response:
     body = await _body(request)
+    proxy = proxy_of(request)
+    refusal = backfill_refusal(proxy.phases.current)
+    if refusal is not None:
+        return _json({"error": refusal}, status=409)
     try:
-        progress = await start_backfill(proxy_of(request), body.get("collections"),
-                                        body.get("options") or {})
+        progress = await start_backfill(proxy, body.get("collections"), body.get("options") or {})
     except BackfillError as exc:
         return _json({"error": str(exc)}, status=409)
     return _json(progress, status=202)

@@ -2,9 +2,11 @@
 
 Each verb runs with stores of its own, except when the target is Qdrant local mode
 and a running proxy holds it: then backfill and validate go through the proxy's admin
-API (:mod:`proxy.admin_client`) and poll its progress. Exit codes: 0 done / passed,
-1 the backfill or validation failed, 2 bad input, unknown collection or unreachable
-store (with a one-line message naming it).
+API (:mod:`proxy.admin_client`) and poll its progress. Export and import open only the
+store they read or write. A backfill is refused while a running proxy (one answering on
+the configured app port) is in phase passthrough (:mod:`proxy.backfill_phase`). Exit
+codes: 0 done / passed, 1 the backfill or validation failed or was refused, 2 bad input,
+unknown collection or unreachable store (with a one-line message naming it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -21,11 +25,18 @@ import orjson
 from adapters.base import StoreError
 from proxy.admin_client import AdminClient, AdminUnavailable
 from proxy.backfill import BackfillError, BackfillOptions, resolve_collections, run_backfill
+from proxy.backfill_phase import backfill_refusal
 from proxy.backfill_state import BackfillRun
 from proxy.catchup import JournalPruned
 from proxy.config import Config, load_config
 from proxy.migrate_report import ProgressBar, print_backfill, print_plan, print_validation
-from proxy.migrate_stores import StoreOpenError, open_source, open_stores, open_target_checked
+from proxy.migrate_stores import (
+    StoreOpenError,
+    open_source,
+    open_store,
+    open_stores,
+    open_target_checked,
+)
 from proxy.plan import plan_collection
 from proxy.transfer import TransferError, export_collection, import_collection
 from proxy.validate import ValidationOptions
@@ -60,6 +71,21 @@ def _admin(config: Config) -> AdminClient | None:
     return client if client.answers() else None
 
 
+def running_phase(config: Config, timeout: float = 3.0) -> str | None:
+    """The phase of the proxy answering on the configured app port; None when none does."""
+    host = config.listen.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    host = f"[{host}]" if ":" in host else host
+    url = f"http://{host}:{config.listen.port}/-/status"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status = orjson.loads(resp.read())
+    except (urllib.error.URLError, OSError, orjson.JSONDecodeError):
+        return None  # nothing there, or not a vecbridge (a Chroma answers 404)
+    phase = status.get("phase") if isinstance(status, dict) else None
+    return phase if isinstance(phase, str) else None
+
+
 # -- verbs --------------------------------------------------------------------------------
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -89,6 +115,11 @@ def _backfill_options(args: argparse.Namespace) -> BackfillOptions:
 def cmd_backfill(args: argparse.Namespace) -> int:
     async def work(config: Config) -> int:
         options = _backfill_options(args)
+        phase = await asyncio.to_thread(running_phase, config)
+        refusal = None if phase is None else backfill_refusal(phase)
+        if refusal is not None:
+            print(f"vecbridge backfill: refused: {refusal}", file=sys.stderr)
+            return 1
         bar = ProgressBar(enabled=not args.json)
         admin = _admin(config)
         if admin is not None:
@@ -157,8 +188,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     async def work(config: Config) -> int:
         bar = ProgressBar(enabled=not args.json)
-        async with open_stores(config) as stores:
-            store = stores.source if args.side == "source" else stores.target
+        async with open_store(config, args.side) as store:
             meta = await export_collection(store, args.collection, args.out, args.format,
                                            lambda d, t: bar.show(args.collection, d, t))
         bar.finish()
@@ -172,8 +202,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     async def work(config: Config) -> int:
         bar = ProgressBar(enabled=not args.json)
-        async with open_stores(config) as stores:
-            store = stores.target if args.side == "target" else stores.source
+        async with open_store(config, args.side) as store:
             result = await import_collection(
                 store, args.file, args.collection, args.format, args.batch_size,
                 args.concurrency, lambda d, t: bar.show(str(args.file), d, t))

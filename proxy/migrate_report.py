@@ -99,7 +99,51 @@ def print_backfill(result: dict[str, Any]) -> None:
     print("backfill " + ("done" if result.get("passed") else f"FAILED: {result.get('error')}"))
 
 
+SHOWN_IDS = 5
+
+
+def _ids_line(label: str, ids: Sequence[str], total: int, where: str | None) -> str:
+    """``label: a, b, c`` with the first few ids, and where to find the rest."""
+    line = f"{label}: {', '.join(ids[:SHOWN_IDS])}"
+    rest = total - min(len(ids), SHOWN_IDS)
+    if rest > 0:
+        line += f" ... {rest} more" + (f", see {where}" if where else "")
+    return line
+
+
+def _print_ids(c: dict[str, Any], where: str | None) -> None:
+    """The ids behind the table's numbers: mismatched, missing, extra."""
+    name = c["collection"]
+    mismatched = list(c["mismatched_ids"].items())
+    for rid, fields in mismatched[:SHOWN_IDS]:
+        print(f"  {name}: {rid} differs in {', '.join(fields)}")
+    if c["mismatches"] > SHOWN_IDS:
+        more = c["mismatches"] - SHOWN_IDS
+        print(f"  {name}: ... {more} more differ" + (f", see {where}" if where else ""))
+    if c["missing_in_target"]:
+        print("  " + _ids_line(f"{name}: missing in target", c["missing_ids"],
+                               c["missing_in_target"], where))
+    if c["extra_in_target"]:
+        print("  " + _ids_line(f"{name}: extra in target", c["extra_ids"],
+                               c["extra_in_target"], where))
+
+
+def _print_repairs(report: dict[str, Any], where: str | None) -> None:
+    repairs = report.get("repairs")
+    if repairs is None:
+        return
+    for r in repairs:
+        print("  " + _ids_line(f"{r['collection']}: repaired {r['ids']} ids "
+                               f"({r['upserted']} re-copied, {r['deleted']} deleted)",
+                               r["fixed_ids"], r["ids"], where))
+    repaired = sum(r["ids"] for r in repairs)
+    still = sum(r["still_different"] for r in repairs)
+    print(f"repaired {repaired}; still different {still}; "
+          + ("PASSED" if report["passed"] else "FAILED"))
+
+
 def print_validation(report: dict[str, Any]) -> None:
+    """The table (after any repair), the ids behind it, the repairs, the verdict."""
     rows = []
     for c in report["collections"]:
         recall = c["recall"].get("mean") if c["recall"] else None
@@ -109,12 +153,11 @@ def print_validation(report: dict[str, Any]) -> None:
                      c["problem"] or ""])
     _table(["collection", "result", "source", "target", "compared", "mismatched", "missing",
             "extra", "recall", "problem"], rows)
+    where = report.get("mismatch_file")
     for c in report["collections"]:
-        for rid, fields in c["mismatched_ids"].items():
-            print(f"  {c['collection']}: {rid} differs in {', '.join(fields)}")
-    for repair in report.get("repairs", []):
-        print(f"repaired {repair['collection']}: {repair['upserted']} re-copied, "
-              f"{repair['deleted']} deleted, {repair['still_different']} still different")
-    if report.get("mismatch_file"):
-        print(f"mismatching ids written to {report['mismatch_file']}")
+        _print_ids(c, where)
+    _print_repairs(report, where)
+    if where:
+        found = "found different (before the repair)" if "repairs" in report else "that differ"
+        print(f"every id {found} is listed in {where}")
     print(f"validation ({report['mode']}): " + ("PASSED" if report["passed"] else "FAILED"))

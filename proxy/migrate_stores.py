@@ -4,7 +4,8 @@ The source is the configured Chroma URL; with the embedded default (no URL) it i
 embedded Chroma of a running proxy when one answers, else a Chroma started here on the
 same data directory for the duration of the verb. The target is opened like the proxy
 opens it; a local-mode target held by a running proxy fails with a message saying to
-go through the proxy's admin API instead.
+go through the proxy's admin API instead. A verb opens only the stores it works on
+(:func:`open_store`): exporting from Chroma must not need the target a proxy holds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 from adapters.base import StoreUnavailable, VectorStore
 from adapters.chroma import ChromaStore
@@ -69,8 +71,12 @@ async def _answers(url: str) -> bool:
         await probe.close()
 
 
-async def open_target_checked(config: Config) -> VectorStore:
-    """The target, or ``StoreOpenError`` with a one-line reason."""
+HELD_ADVICE = "enable its admin API, or stop it"
+
+
+async def open_target_checked(config: Config, held_advice: str = HELD_ADVICE) -> VectorStore:
+    """The target, or ``StoreOpenError`` with a one-line reason (``held_advice`` says what
+    to do when a running proxy holds a local-mode target)."""
     where = config.target.url or f"local path {config.target.path}"
     try:
         target = await open_target(config.target)
@@ -78,7 +84,7 @@ async def open_target_checked(config: Config) -> VectorStore:
         if "already accessed" in str(exc):
             raise StoreOpenError(
                 f"target {where} is held by a running proxy (local mode allows one process): "
-                "enable its admin API, or stop it") from exc
+                f"{held_advice}") from exc
         raise StoreOpenError(f"target store unreachable at {where}: {exc}") from exc
     health = getattr(target, "health", None)
     if health is not None and not await health():
@@ -88,15 +94,39 @@ async def open_target_checked(config: Config) -> VectorStore:
 
 
 @contextlib.asynccontextmanager
+async def open_target_store(
+    config: Config, held_advice: str = HELD_ADVICE
+) -> AsyncIterator[VectorStore]:
+    """The target (see :func:`open_target_checked`), closed again on exit."""
+    target = await open_target_checked(config, held_advice)
+    try:
+        yield target
+    finally:
+        await target.close()
+
+
+Side = Literal["source", "target"]
+
+
+@contextlib.asynccontextmanager
+async def open_store(config: Config, side: Side) -> AsyncIterator[VectorStore]:
+    """Only the store of ``side``: export/import touch one store, not both."""
+    if side == "source":
+        async with open_source(config) as source:
+            yield source
+        return
+    # The admin API runs no export/import: the target itself is needed.
+    advice = "stop it first (export --from target and import --into target open it themselves)"
+    async with open_target_store(config, advice) as target:
+        yield target
+
+
+@contextlib.asynccontextmanager
 async def open_stores(config: Config) -> AsyncIterator[Stores]:
     """Source, target and journal, closed again on exit."""
-    async with open_source(config) as source:
-        target = await open_target_checked(config)
+    async with open_source(config) as source, open_target_store(config) as target:
+        journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
         try:
-            journal = await Journal(config.journal.path, config.journal.group_commit_max).open()
-            try:
-                yield Stores(source, target, journal)
-            finally:
-                await journal.close()
+            yield Stores(source, target, journal)
         finally:
-            await target.close()
+            await journal.close()

@@ -134,9 +134,10 @@ def _record(proxy: Proxy, route: str, status: int, started: float) -> None:
 
 
 async def handle_status(request: web.Request) -> web.Response:
-    from proxy.status import build_status
+    """``/-/status``: the public view; the whole document is ``/admin/status``."""
+    from proxy.status import build_public_status
 
-    return web.json_response(await build_status(request.app[PROXY_KEY]), dumps=_dumps)
+    return web.json_response(await build_public_status(request.app[PROXY_KEY]), dumps=_dumps)
 
 
 async def handle_metrics(request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 """Offline backfill, then a divergence made directly in the target: validate finds the
-exact ids and fails; --repair fixes them; the next validate --full passes (must-show 2)."""
+exact ids and fails; --repair fixes them and passes on the comparison after the repair;
+the next validate --full passes too (must-show 2)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,17 @@ def test_validate_finds_divergence_and_repair_fixes_it(
     lines = Path(report["mismatch_file"]).read_text().splitlines()
     assert sorted(line.split("\t")[1] for line in lines) == ["id-5", "id-6", "id-7", "intruder"]
 
+    human = cli("validate", "--config", config, "--full", "--collections", unique_name)
+    assert human.returncode == 1 and "FAILED" in human.stdout, human.stdout + human.stderr
+    assert "id-5 differs in metadata" in human.stdout  # the table's numbers, by id
+    assert f"{unique_name}: missing in target: id-7" in human.stdout
+    assert f"{unique_name}: extra in target: intruder" in human.stdout
+
+    # --repair re-copies them, compares them again, and the verdict is the one after
     human = cli("validate", "--config", config, "--full", "--repair", "--collections", unique_name)
-    assert human.returncode == 1, human.stdout + human.stderr  # the run that found them fails
-    assert "id-5 differs in metadata" in human.stdout and "FAILED" in human.stdout
-    assert "repaired" in human.stdout and "0 still different" in human.stdout
+    assert human.returncode == 0, human.stdout + human.stderr
+    assert "repaired 4; still different 0; PASSED" in human.stdout, human.stdout
+    assert "id-5, id-6, id-7, intruder" in human.stdout  # which ids were repaired
     code, report = cli_json("validate", "--config", config, "--full", "--collections", unique_name)
     assert code == 0 and report["passed"], report
     assert_same_rows(chroma_rows(chroma_server.url, unique_name),
