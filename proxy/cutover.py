@@ -6,7 +6,9 @@ record writes are answered by it with Chroma's semantics and journaled for the o
 (destination ``source``), which a second applier (the *reverse* applier, cursor
 ``reverse_applier``) replays there, so a rollback loses nothing. In ``finalized`` the old
 store no longer receives record writes (nothing is journaled for it). Collection-level
-writes keep going to the old store first (proxy/cutover_collections.py).
+writes go to the old store first in ``cutover`` (proxy/cutover_collections.py); in
+``finalized`` the new store answers create / modify / delete collection itself
+(proxy/finalized_collections.py) and only database-level writes still reach the old store.
 
 The phase switch is a barrier. Every write holds the *gate* shared while it runs; a move
 into or out of cutover takes it exclusively, so no write straddles the switch, and drains
@@ -37,6 +39,7 @@ from proxy.config import Phase
 from proxy.cutover_collections import CutoverCollections
 from proxy.cutover_records import CutoverRecords
 from proxy.dialects.chroma import Route, is_record_write
+from proxy.finalized_collections import FinalizedCollections
 from proxy.forwarder import UpstreamResponse, UpstreamUnavailable
 from proxy.journal import Journal
 from proxy.locks import SharedExclusiveLock
@@ -64,6 +67,7 @@ class CutoverWrites:
         self._forward = forward
         self.records = records
         self.collections: CutoverCollections | None = None  # set by install_cutover
+        self.finalized: FinalizedCollections | None = None  # set by install_cutover
         self._journal = journal
         self.reverse = reverse
         self.old_store = old_store
@@ -85,6 +89,8 @@ class CutoverWrites:
             journal_source = phase is Phase.CUTOVER
             if is_record_write(route):
                 return await self.records.handle(route, body, journal_source)
+            if not journal_source and self.finalized and self.finalized.answers(route):
+                return await self.finalized.handle(route, method, path_qs, headers, body)
             assert self.collections is not None
             return await self.collections.handle(route, method, path_qs, headers, body)
 

@@ -1,4 +1,4 @@
-"""Collection-level writes from cutover on: the old store first, then the new one.
+"""Collection-level writes in cutover: the old store first, then the new one.
 
 create / get_or_create, modify (rename, metadata), delete collection and delete database
 are forwarded raw to the OLD store, synchronously, as before cutover: it assigns the
@@ -7,6 +7,9 @@ UUID and a rollback does not break the app's collection handles. The resulting c
 is then applied to the new store before the app gets the answer; if the new store fails,
 the change is journaled for it (destination ``target``) and the forward applier
 delivers it once it is back.
+
+In ``finalized`` (no rollback) the new store answers create / modify / delete collection
+itself (proxy/finalized_collections.py); only delete database still comes here then.
 
 Before forwarding, the reverse journal is drained up to its current head: a record write
 accepted earlier for this collection must reach the old store before the collection is
@@ -36,7 +39,8 @@ Drain = Callable[[], Awaitable[None]]
 
 
 class CutoverCollections:
-    """Collection-level writes in cutover/finalized; see the module docstring."""
+    """Collection-level writes in cutover (database deletes in finalized); see the module
+    docstring."""
 
     def __init__(
         self, primary: Forwarder, target_apply: Callable[[Change], Awaitable[None]],

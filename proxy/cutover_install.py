@@ -13,6 +13,7 @@ from proxy.cutover_catalog import RunnableStore, TargetCollections
 from proxy.cutover_collections import CutoverCollections
 from proxy.cutover_records import CutoverRecords
 from proxy.events import ApplyFailed, DeadLettered, EventBus
+from proxy.finalized_collections import FinalizedCollections, chroma_database_check
 from proxy.journal import REVERSE_CURSOR, SOURCE
 from proxy.locks import WriteLocks
 
@@ -49,6 +50,11 @@ def install_cutover(proxy: Proxy) -> CutoverWrites:
 
     cutover.collections = CutoverCollections(
         proxy.primary, to_target, proxy.journal, collections, locks, cutover.drain_reverse
+    )
+    reader = proxy.reads.reader  # its cached spec of a changed collection must go
+    cutover.finalized = FinalizedCollections(
+        target, collections, locks, chroma_database_check(proxy.primary),
+        on_change=None if reader is None else reader.invalidate,
     )
     proxy.writes.dispatch = cutover.handle
     proxy.control.controller.before_hooks.append(cutover.before)

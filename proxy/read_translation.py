@@ -17,8 +17,9 @@ paging, its reproduced internal errors) become Chroma error answers; anything el
 (store down, collection unknown to the target) is raised for the caller to fall back
 on. A collection name the target does not know raises :class:`CollectionUnknown`,
 which carries Chroma's own 404 answer: the request path falls back to the old store
-(every collection write reaches it first, in every phase, so its answer is
-authoritative even while the applier lags), the shadow comparison uses the 404.
+(before finalized every collection write reaches it first, so its answer is
+authoritative even while the applier lags; in finalized the 404 is the answer), the
+shadow comparison uses the 404.
 
 ``get`` with a limit pages by the ``seq`` order index (``ordered_scroll``) once a
 collection is known to have ``seq`` on every point; QdrantStore.upsert writes it on
@@ -162,6 +163,12 @@ class TargetReader:
 
     def forget(self) -> None:
         """Drop the cache (a collection vanished or changed under us)."""
+        self._loaded_at = None
+
+    def invalidate(self, collection_id: str) -> None:
+        """This proxy changed or dropped the collection: its next read waits for a listing
+        (a name dropped and created again must not resolve the old UUID to the new one)."""
+        self._specs.pop(collection_id, None)
         self._loaded_at = None
 
     async def answer(
