@@ -73,7 +73,18 @@ def _print_status(status: dict[str, object]) -> None:
         print(f"{side:<16} {info['engine']} {where} healthy={info['healthy']}")
     print(f"journal head     {journal['head']}  applied {journal['applied_position']}")
     print(f"journal lag      {journal['lag_entries']} entries, {journal['lag_seconds']} s")
+    reverse = journal.get("reverse")
+    if isinstance(reverse, dict) and (reverse.get("head") or status["phase"] == "cutover"):
+        # From cutover on, the old store catches up through this direction (rollback needs 0).
+        print(f"reverse lag      {reverse.get('lag_entries')} entries, "
+              f"{reverse.get('lag_seconds')} s (writes the old store has not applied)")
     print(f"dead letters     {journal['dead_letters']}")
+    shadow = status.get("shadow_reads")
+    if isinstance(shadow, dict) and shadow.get("enabled") and shadow.get("compared"):
+        recall = shadow.get("mean_recall")
+        shown = "n/a" if recall is None else f"{recall:.3f}"
+        print(f"shadow reads     {shadow['compared']} compared, {shadow.get('dropped', 0)} "
+              f"dropped, mean recall {shown}")
 
 
 def build_parser() -> argparse.ArgumentParser:
