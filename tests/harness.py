@@ -53,6 +53,21 @@ def proxy_config(tmp: Path, source_url: str, port: int, **overrides: Any) -> dic
     return config
 
 
+
+def json_call(
+    url: str, method: str = "GET", data: bytes | None = None,
+    headers: dict[str, str] | None = None, timeout: float = 30.0,
+) -> tuple[int, Any]:  # fmt: skip
+    """One HTTP call with a JSON answer: (status, decoded body), error statuses included."""
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, orjson.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read() or b"null")
+
+
 class ProxyProcess:
     """``vecbridge serve`` in a child process; start, SIGTERM, SIGKILL, restart."""
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import chromadb
 import numpy as np
 import orjson
 import yaml
-from harness import ProxyProcess, new_port, proxy_config
+from harness import ProxyProcess, json_call, new_port, proxy_config
 
 TOKEN = "s3cret-admin-token-for-tests"
 
@@ -29,16 +27,9 @@ def admin(proxy: ProxyProcess, method: str, path: str, body: Any = None,
           token: str | None = TOKEN) -> tuple[int, Any]:  # fmt: skip
     """One admin API call; returns (HTTP status, JSON body)."""
     url = f"http://127.0.0.1:{proxy.config['admin']['port']}{path}"
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     data = None if body is None else orjson.dumps(body)
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read() or b"null")
+    return json_call(url, method, data, headers)
 
 
 def rewrite_config(proxy: ProxyProcess, **sections: Any) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import chromadb
 import numpy as np
 import orjson
-from harness import ProxyProcess, chroma_rows
+from harness import ProxyProcess, chroma_rows, json_call
 
 HOST = Path(__file__).resolve().parent / "cutover_host.py"
 Model = dict[str, tuple[list[float], dict[str, Any] | None, str | None]]
@@ -33,13 +31,7 @@ class HostProcess(ProxyProcess):
 
     def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else orjson.dumps(body)
-        request = urllib.request.Request(self.admin_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as resp:
-                return resp.status, orjson.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, orjson.loads(exc.read())
+        return json_call(self.admin_url + path, method, data, timeout=120)
 
     def ok(self, method: str, path: str, body: Any = None) -> Any:
         status, answer = self.admin(method, path, body)

@@ -10,15 +10,13 @@ rollback is refused for lag after 1 s instead of waiting the backoff out.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from cutover_e2e import App, HostProcess
-from harness import REPO, proxy_config
+from harness import REPO, json_call, proxy_config
 
 from proxy.config import ConfigError, load_config, parse_config
 from proxy.embedded import EmbeddedChroma, free_port
@@ -51,15 +49,7 @@ def _proxy(tmp: Path, chroma: EmbeddedChroma) -> HostProcess:
 
 
 def _admin(proxy: HostProcess, path: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        proxy.admin_url + path, data=orjson.dumps(body), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+    return json_call(proxy.admin_url + path, "POST", orjson.dumps(body), timeout=ADMIN_TIMEOUT)
 
 
 def _gauge(text: str, name: str) -> float:

@@ -11,18 +11,15 @@ qdrant-client once the proxy is stopped, holds the collections and their records
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import chromadb
 import numpy as np
-import orjson
 import pytest
 from chromadb.errors import NotFoundError
 from cutover_e2e import HostProcess
-from harness import proxy_config, qdrant_rows
+from harness import json_call, proxy_config, qdrant_rows
 from qdrant_client import QdrantClient
 
 from adapters.qdrant_layout import CATALOG_COLLECTION, spec_from_catalog
@@ -36,13 +33,7 @@ VECTORS = {f"v{i}": [float(i % 3), float(i % 5) - 2.0, 1.0 + i / 10] for i in ra
 
 
 def _raw(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(base + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+    return json_call(base + path, method, body)
 
 
 def _chroma_state(client: Any) -> dict[str, Any]:

@@ -4,25 +4,18 @@ proxy running, the copy is allowed."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import orjson
-from harness import ProxyProcess, proxy_config, qdrant_rows
+from harness import ProxyProcess, json_call, proxy_config, qdrant_rows
 from migrate_support import cli, cli_json, seed
 
 from proxy.embedded import EmbeddedChroma, free_port
 
 
 def _post(url: str, body: object) -> tuple[int, dict[str, str]]:
-    request = urllib.request.Request(url, data=orjson.dumps(body), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, orjson.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+    status, answer = json_call(url, "POST", orjson.dumps(body))
+    return status, answer
 
 
 def test_backfill_refused_in_passthrough_allowed_offline(
