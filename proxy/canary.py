@@ -14,8 +14,8 @@ import hashlib
 import random
 from collections.abc import Mapping
 
-from proxy.config import Phase
 from proxy.live import LiveValues
+from proxy.phases import NEW_STORE_PRIMARY
 
 _SCALE = 100.0 / float(1 << 64)
 
@@ -33,7 +33,7 @@ def serving_percent(values: LiveValues) -> float:
     is the primary. (Checked here as well as in LiveSettings so cutover routing never
     depends on how the live snapshot reports it.)
     """
-    if values.phase in (Phase.CUTOVER, Phase.FINALIZED):
+    if values.phase in NEW_STORE_PRIMARY:
         return 100.0
     return values.canary_active_percent
 

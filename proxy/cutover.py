@@ -43,14 +43,13 @@ from proxy.finalized_collections import FinalizedCollections
 from proxy.forwarder import UpstreamResponse, UpstreamUnavailable
 from proxy.journal import Journal
 from proxy.locks import SharedExclusiveLock
-from proxy.phases import IllegalTransition, Phases
+from proxy.phases import NEW_STORE_PRIMARY, IllegalTransition, Phases
 
 log = logging.getLogger("vecbridge.cutover")
 
 WriteHandler = Callable[
     [Route, str, str, CIMultiDict[str], bytes], Awaitable[UpstreamResponse]
 ]
-NEW_STORE_PRIMARY = frozenset({Phase.CUTOVER, Phase.FINALIZED})
 POLL_SECONDS = 0.05
 GATE_HOLD_MAX = 120.0  # a hold whose after-hook never came (another hook refused) ends
 

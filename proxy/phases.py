@@ -26,6 +26,8 @@ HISTORY_KEY = "phase.history"
 VALIDATION_KEY = "validation.last"
 HISTORY_KEPT = 50
 ROLLBACK_FROM = frozenset({Phase.CANARY, Phase.CUTOVER})
+# The new store is the primary: it answers every read and write it can.
+NEW_STORE_PRIMARY = frozenset({Phase.CUTOVER, Phase.FINALIZED})
 
 
 class IllegalTransition(ValueError):

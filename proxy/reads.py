@@ -33,6 +33,7 @@ from proxy.dialects.chroma import Route
 from proxy.events import CanaryRead, EventBus, UpstreamCalled
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 from proxy.live import LiveSettings, LiveValues
+from proxy.phases import NEW_STORE_PRIMARY
 from proxy.read_translation import (
     SERVABLE_ROUTES,
     CollectionUnknown,
@@ -122,7 +123,7 @@ class ReadPath:
         """The new store's answer and its latency, or None to let the primary answer."""
         assert self.reader is not None
         started = time.perf_counter()
-        primary = phase in (Phase.CUTOVER, Phase.FINALIZED)
+        primary = phase in NEW_STORE_PRIMARY
         try:
             answer = await asyncio.wait_for(
                 self.reader.answer(route, body, path_qs, primary), self._canary_timeout
