@@ -1,7 +1,7 @@
 """A proxy process that starts a backfill inside itself, as the admin API would.
 
 ``python tests/migrate/backfill_host.py CONFIG COLLECTION BATCH``: serves the proxy from
-CONFIG and calls ``start_backfill`` once it listens (resuming from the checkpoint when
+CONFIG and calls ``start_backfill`` just before it listens (resuming from the checkpoint when
 one exists). Tests SIGKILL it mid-backfill to prove resume, and SIGTERM it to stop.
 """
 
@@ -25,8 +25,10 @@ async def main(config_path: str, collection: str, batch: int) -> None:
     app = build_app(config, config.source.url)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, config.listen.host, config.listen.port).start()
+    # Started before the port listens: once the proxy is ready, its status already shows
+    # the backfill running (a test polling right after start must not see "not started").
     await start_backfill(app[PROXY_KEY], [collection], {"batch_size": batch, "concurrency": 2})
+    await web.TCPSite(runner, config.listen.host, config.listen.port).start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
