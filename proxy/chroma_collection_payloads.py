@@ -168,7 +168,7 @@ def parse_create(body: bytes) -> CreateRequest:
     elif spann is not None:  # a single-node server builds hnsw, keeping only the space
         resolved = {**HNSW_DEFAULTS, "space": spann.get("space") or "l2"}
     resolved["resize_factor"] = float(resolved["resize_factor"])
-    _validate([("name", _name_error(fields["name"])), ("metadata", _metadata_error(metadata))])
+    _validate([("name", name_error(fields["name"])), ("metadata", _metadata_error(metadata))])
     return CreateRequest(fields["name"], metadata, bool(fields.get("get_or_create")), resolved,
                          config.get("embedding_function"), fields.get("schema") is not None)
 
@@ -189,7 +189,7 @@ def check_modify(request: ModifyRequest) -> None:
     """The checks Chroma makes once the collection is known to exist."""
     if request.both_indexes:
         raise invalid("Multiple vector index configurations provided")
-    new_name = None if request.new_name is None else _name_error(request.new_name)
+    new_name = None if request.new_name is None else name_error(request.new_name)
     _validate([("new_name", new_name), ("new_metadata", _metadata_error(request.new_metadata))])
 
 
@@ -224,7 +224,7 @@ def _validate(errors: list[tuple[str, str | None]]) -> None:
         raise invalid("Validation error: " + "\n".join(found))
 
 
-def _name_error(name: str) -> str | None:
+def name_error(name: str) -> str | None:
     if not _NAME.fullmatch(name):
         return ("Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting "
                 f"and ending with a character in [a-zA-Z0-9]. Got: {name}")  # fmt: skip

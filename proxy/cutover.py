@@ -8,7 +8,8 @@ record writes are answered by it with Chroma's semantics and journaled for the o
 store no longer receives record writes (nothing is journaled for it). Collection-level
 writes go to the old store first in ``cutover`` (proxy/cutover_collections.py); in
 ``finalized`` the new store answers create / modify / delete collection itself
-(proxy/finalized_collections.py) and only database-level writes still reach the old store.
+(proxy/finalized_collections.py) and the proxy creates and deletes tenants and databases
+(proxy/finalized_service.py): nothing reaches the old store.
 
 The phase switch is a barrier. Every write holds the *gate* shared while it runs; a move
 into or out of cutover takes it exclusively, so no write straddles the switch, and drains
@@ -40,6 +41,7 @@ from proxy.cutover_collections import CutoverCollections
 from proxy.cutover_records import CutoverRecords
 from proxy.dialects.chroma import Route, is_record_write
 from proxy.finalized_collections import FinalizedCollections
+from proxy.finalized_service import FinalizedService
 from proxy.forwarder import UpstreamResponse, UpstreamUnavailable
 from proxy.journal import Journal
 from proxy.locks import SharedExclusiveLock
@@ -67,6 +69,7 @@ class CutoverWrites:
         self.records = records
         self.collections: CutoverCollections | None = None  # set by install_cutover
         self.finalized: FinalizedCollections | None = None  # set by install_cutover
+        self.service: FinalizedService | None = None  # set by install_cutover
         self._journal = journal
         self.reverse = reverse
         self.old_store = old_store
@@ -90,6 +93,8 @@ class CutoverWrites:
                 return await self.records.handle(route, body, journal_source)
             if not journal_source and self.finalized and self.finalized.answers(route):
                 return await self.finalized.handle(route, method, path_qs, headers, body)
+            if not journal_source and self.service and self.service.takes_write(route):
+                return await self.service.handle(route, method, path_qs, headers, body, phase)
             assert self.collections is not None
             return await self.collections.handle(route, method, path_qs, headers, body)
 

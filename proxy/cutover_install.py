@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from multidict import CIMultiDict
+
 from adapters.chroma import ChromaStore
 from proxy.applier import Applier, apply_change
 from proxy.changes import Change
+from proxy.chroma_facts import ChromaFacts
+from proxy.config import Phase
 from proxy.cutover import CutoverWrites
 from proxy.cutover_catalog import RunnableStore, TargetCollections
 from proxy.cutover_collections import CutoverCollections
 from proxy.cutover_records import CutoverRecords
 from proxy.events import ApplyFailed, DeadLettered, EventBus
-from proxy.finalized_collections import FinalizedCollections, chroma_database_check
+from proxy.finalized_collections import FinalizedCollections
+from proxy.finalized_service import FinalizedService
+from proxy.forwarder import UpstreamResponse
 from proxy.journal import REVERSE_CURSOR, SOURCE
 from proxy.locks import WriteLocks
+from proxy.phases import NEW_STORE_PRIMARY
 
 if TYPE_CHECKING:
     from proxy.server import Proxy
@@ -52,10 +59,26 @@ def install_cutover(proxy: Proxy) -> CutoverWrites:
         proxy.primary, to_target, proxy.journal, collections, locks, cutover.drain_reverse
     )
     reader = proxy.reads.reader  # its cached spec of a changed collection must go
+
+    async def database_exists(tenant: str, database: str, headers: CIMultiDict[str]) -> bool | None:
+        return await service.database_exists(tenant, database, headers)
+
     cutover.finalized = FinalizedCollections(
-        target, collections, locks, chroma_database_check(proxy.primary),
+        target, collections, locks, database_exists,
         on_change=None if reader is None else reader.invalidate,
     )
+    facts = ChromaFacts(proxy.state)
+    service = FinalizedService(facts, proxy.primary, cutover.finalized)
+    cutover.service = proxy.reads.service = service
+
+    async def read_old(method: str, path: str) -> UpstreamResponse:
+        return await proxy.primary.send(method, path, CIMultiDict(), None, route="capture")
+
+    async def refresh_facts(current: Phase, target: Phase) -> None:
+        if target in NEW_STORE_PRIMARY and target is not current:
+            await facts.refresh(read_old)  # while the old store still answers
+
+    proxy.control.controller.before_hooks.append(refresh_facts)
     proxy.writes.dispatch = cutover.handle
     proxy.control.controller.before_hooks.append(cutover.before)
     proxy.control.controller.after_hooks.append(cutover.after)

@@ -89,16 +89,16 @@ NOT_JSON = "Expected request with `Content-Type: application/json`"
 DatabaseCheck = Callable[[str, str, CIMultiDict[str]], Awaitable[bool | None]]
 
 
-def _answer(status: int, body: Any) -> UpstreamResponse:
+def json_answer(status: int, body: Any) -> UpstreamResponse:
     headers = CIMultiDict({"Content-Type": "application/json"})
     return UpstreamResponse(status, headers, orjson.dumps(body))
 
 
-def _error(status: int, name: str, message: str) -> UpstreamResponse:
-    return _answer(status, {"error": name, "message": message})
+def json_error(status: int, name: str, message: str) -> UpstreamResponse:
+    return json_answer(status, {"error": name, "message": message})
 
 
-def _is_json(headers: CIMultiDict[str]) -> bool:
+def is_json(headers: CIMultiDict[str]) -> bool:
     mime = headers.get("Content-Type", "").split(";")[0].strip().lower()
     kind, _, subtype = mime.partition("/")
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
@@ -155,17 +155,17 @@ class FinalizedCollections:
                 return await self._delete(route)
             if route.name == "create_collection" and path_qs.partition("?")[0].endswith("/"):
                 return UpstreamResponse(404, CIMultiDict(), b"")  # Chroma has no such route
-            if not _is_json(headers):
-                return _error(415, "ChromaError", NOT_JSON)
+            if not is_json(headers):
+                return json_error(415, "ChromaError", NOT_JSON)
             if route.name == "create_collection":
                 return await self._create(route, headers, body)
             return await self._modify(route, body)
         except (BodyRejected, Refused) as exc:
-            return _error(exc.status, exc.name, exc.message)
+            return json_error(exc.status, exc.name, exc.message)
         except StoreUnavailable as exc:
             raise UpstreamUnavailable(f"the new store is unavailable: {exc}") from exc
         except StoreRejected as exc:
-            return _error(500, "InternalError", str(exc))
+            return json_error(500, "InternalError", str(exc))
 
     async def _create(
         self, route: Route, headers: CIMultiDict[str], body: bytes
@@ -181,13 +181,13 @@ class FinalizedCollections:
             if existing is not None:
                 if not request.get_or_create:
                     message = f"Collection [{request.name}] already exists"
-                    return _error(409, "ChromaError", message)
-                return _answer(200, self._object(existing))
+                    return json_error(409, "ChromaError", message)
+                return json_answer(200, self._object(existing))
             if unstorable(request.metadata):
-                return _error(500, "InternalError", UNSTORABLE)
+                return json_error(500, "InternalError", UNSTORABLE)
             obj = new_object(request, str(uuid.uuid4()), *scope, self._num_threads)
             await self._apply(PutCollection(spec_from_chroma(obj)), obj["id"])
-        return _answer(200, obj)
+        return json_answer(200, obj)
 
     async def _modify(self, route: Route, body: bytes) -> UpstreamResponse:
         request = parse_modify(body)
@@ -210,11 +210,12 @@ class FinalizedCollections:
             new = spec_from_chroma(modified_object(self._object(spec), request))
             change: Change = RenameCollection(spec.key, new) if renaming else PutCollection(new)
             await self._apply(change, wanted)
-        return _answer(200, {})
+        return json_answer(200, {})
 
     async def _delete(self, route: Route) -> UpstreamResponse:
         key = CollectionKey(route.collection, route.tenant, route.database)
-        missing = _error(404, "NotFoundError", f"Collection [{route.collection}] does not exist")
+        missing = json_error(404, "NotFoundError",
+                             f"Collection [{route.collection}] does not exist")  # fmt: skip
         spec = await self._target.describe_collection(key)
         if spec is None:
             return missing
@@ -223,7 +224,33 @@ class FinalizedCollections:
             if await self._target.describe_collection(key) is None:
                 return missing
             await self._apply(DropCollection(key), spec.source_id)
-        return _answer(200, {})
+        return json_answer(200, {})
+
+    async def get_by_id(self, route: Route) -> UpstreamResponse:
+        """``GET .../collections/by-id/{uuid}``: the collection if it is in the path's scope."""
+        if not _UUID.fullmatch(route.collection):
+            return json_error(400, "InvalidArgumentError", "Validation error: collection_id: "
+                              "Invalid collection ID format, expected UUID")  # fmt: skip
+        wanted = str(uuid.UUID(route.collection.removeprefix("urn:uuid:")))
+        for spec in await self._target.list_collections():
+            if spec.source_id == wanted and (spec.key.tenant, spec.key.database) == (
+                route.tenant, route.database
+            ):
+                return json_answer(200, self._object(spec))
+        return json_error(404, "NotFoundError", f"Collection [{wanted}] does not exist")
+
+    async def drop_database(self, tenant: str, database: str) -> int:
+        """Drop every collection of one tenant/database from the target; how many."""
+        scope = (tenant, database)
+        dropped = 0
+        async with self._locks.collection((scope, CREATE_LOCK)):
+            for spec in await self._target.list_collections():
+                if (spec.key.tenant, spec.key.database) != scope:
+                    continue
+                async with self._locks.collection((scope, spec.source_id)):
+                    await self._apply(DropCollection(spec.key), spec.source_id)
+                dropped += 1
+        return dropped
 
     async def _by_id(self, wanted: str) -> CollectionSpec:
         for spec in await self._target.list_collections():

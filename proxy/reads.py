@@ -31,6 +31,8 @@ from proxy.canary import CanaryRouter, serving_percent
 from proxy.config import Config, Phase
 from proxy.dialects.chroma import Route
 from proxy.events import CanaryRead, EventBus, UpstreamCalled
+from proxy.finalized_service import READ_ROUTES as SERVICE_READS
+from proxy.finalized_service import FinalizedService
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 from proxy.live import LiveSettings, LiveValues
 from proxy.phases import NEW_STORE_PRIMARY
@@ -66,6 +68,7 @@ class ReadPath:
         self._router = CanaryRouter(self._random)
         self.reader: TargetReader | None = None
         self.shadow: ShadowReads | None = None
+        self.service: FinalizedService | None = None  # set by install_cutover
         self._canary_timeout = 30.0
         if target is not None and config is not None and hasattr(target, "run"):
             self.reader = TargetReader(target, exact=config.target.exact_search)
@@ -80,6 +83,8 @@ class ReadPath:
     ) -> UpstreamResponse:
         """The app's answer to one read (or unknown request)."""
         values = self._live.values if self._live is not None else None
+        if route.name in SERVICE_READS and self.service is not None and values is not None:
+            return await self.service.handle(route, method, path_qs, headers, body, values.phase)
         if values is None or self.reader is None or route.name not in SERVABLE_ROUTES:
             return await self._primary.send(method, path_qs, headers, body, route=route.name)
         if self._router.routed(

@@ -37,7 +37,7 @@ from proxy.journal import Journal
 from proxy.journal_pruner import JournalPruner
 from proxy.live import LiveSettings
 from proxy.metrics import Metrics
-from proxy.phases import Phases
+from proxy.phases import NEW_STORE_PRIMARY, Phases
 from proxy.reads import ReadPath
 from proxy.reload import CONFIG_PATH_KEY
 from proxy.state import StateStore
@@ -159,8 +159,13 @@ async def handle_live(request: web.Request) -> web.Response:
 
 
 async def handle_ready(request: web.Request) -> web.Response:
+    """Ready while the store that answers the app is: the old one until cutover, then the new
+    one (after cutover the old store may be down or switched off)."""
     proxy = request.app[PROXY_KEY]
-    ready = proxy.health.source.healthy
+    answering = proxy.health.target if proxy.phases.current in NEW_STORE_PRIMARY else (
+        proxy.health.source
+    )
+    ready = answering.healthy
     return web.json_response({"ready": ready}, status=200 if ready else 503)
 
 

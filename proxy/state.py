@@ -37,5 +37,16 @@ class StateStore:
             (key, orjson.dumps(value)),
         )
 
+    def items(self, prefix: str) -> list[tuple[str, Any]]:
+        """Every key starting with ``prefix`` and its value, in the order they were first put."""
+        rows = self._conn.execute(
+            "SELECT key, value FROM state WHERE substr(key, 1, ?) = ? ORDER BY rowid",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [(key, orjson.loads(value)) for key, value in rows]
+
+    def delete(self, key: str) -> None:
+        self._conn.execute("DELETE FROM state WHERE key = ?", (key,))
+
     def close(self) -> None:
         self._conn.close()

@@ -7,7 +7,12 @@ operations by name (delete, get) or by UUID (modify).
 Collection-level reads: ``get_collection`` (``GET .../collections/{name}``),
 ``list_collections`` (``GET .../collections``, query ``limit``/``offset``) and
 ``count_collections`` (``GET .../collections_count``); any other ``GET`` under
-``.../collections`` (``by-id/{uuid}``, trailing slashes) is ``collection_read``.
+``.../collections`` (trailing slashes, unknown sub-paths) is ``collection_read``;
+``GET .../collections/by-id/{uuid}`` is ``get_collection_by_id``.
+
+Service, tenant and database requests (heartbeat, version, pre-flight checks,
+identity, tenants, databases) have names of their own (``SERVICE_ROUTES``): the
+proxy answers them itself once the old store is retired (proxy/finalized_service.py).
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class Route:
 
 
 COLLECTION_READS = frozenset({"get_collection", "list_collections", "count_collections"})
-_SCOPE = r"^/api/v2/tenants/(?P<tenant>[^/]+)/databases/(?P<database>[^/]+)"
+_TENANT = r"^/api/v2/tenants/(?P<tenant>[^/]+)"
+_SCOPE = _TENANT + r"/databases/(?P<database>[^/]+)"
 _RECORD_WRITES = ("add", "upsert", "update", "delete")
 _TABLE: list[tuple[str, re.Pattern[str], str, Kind]] = [
     ("POST", re.compile(_SCOPE + r"/collections/?$"), "create_collection", Kind.WRITE),
@@ -68,15 +74,38 @@ _TABLE: list[tuple[str, re.Pattern[str], str, Kind]] = [
     ("GET", re.compile(_SCOPE + r"/collections$"), "list_collections", Kind.READ),
     ("GET", re.compile(_SCOPE + r"/collections_count$"), "count_collections", Kind.READ),
     ("GET", re.compile(_SCOPE + r"/collections/(?P<c>[^/]+)$"), "get_collection", Kind.READ),
+    (
+        "GET",
+        re.compile(_SCOPE + r"/collections/by-id/(?P<c>[^/]+)$"),
+        "get_collection_by_id",
+        Kind.READ,
+    ),
     ("GET", re.compile(_SCOPE + r"/collections(/.*)?$"), "collection_read", Kind.READ),
-    ("GET", re.compile(r"^/api/v2/heartbeat$"), "heartbeat", Kind.OTHER),
+    ("GET", re.compile(_SCOPE + r"$"), "get_database", Kind.OTHER),
+    ("GET", re.compile(_TENANT + r"/databases$"), "list_databases", Kind.OTHER),
+    ("POST", re.compile(_TENANT + r"/databases$"), "create_database", Kind.OTHER),
+    ("GET", re.compile(_TENANT + r"$"), "get_tenant", Kind.OTHER),
 ]
+# Exact paths outside any tenant.
+_SERVICE = {
+    ("GET", "/api/v2"): "root",
+    ("GET", "/api/v2/heartbeat"): "heartbeat",
+    ("GET", "/api/v2/version"): "version",
+    ("GET", "/api/v2/pre-flight-checks"): "pre_flight_checks",
+    ("GET", "/api/v2/healthcheck"): "healthcheck",
+    ("GET", "/api/v2/auth/identity"): "identity",
+    ("POST", "/api/v2/tenants"): "create_tenant",
+}
+SERVICE_ROUTES = frozenset(
+    {*_SERVICE.values(), "get_tenant", "list_databases", "create_database", "get_database"}
+)
 
 
 def classify(method: str, path: str) -> Route:
     """Name the route of a Chroma v2 request; unknown ones are ``other``."""
-    if not path.startswith("/api/v2/tenants/") and path != "/api/v2/heartbeat":
-        return Route("other", Kind.OTHER)
+    if not path.startswith("/api/v2/tenants/"):
+        service = _SERVICE.get((method, path))
+        return Route(service or "other", Kind.OTHER)
     for table_method, pattern, name, kind in _TABLE:
         if method != table_method:
             continue

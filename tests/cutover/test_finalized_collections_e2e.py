@@ -95,12 +95,13 @@ def _records_work(collection: Any) -> None:
     assert np.allclose(hits["distances"][0], np.sort(cosine)[:3], atol=1e-5)
 
 
-def _databases_still_go_to_chroma(proxy: HostProcess, chroma_url: str) -> None:
-    """Database writes reach Chroma (it still owns tenants and databases); a collection in
-    a new database is the new store's; deleting the database drops it there too."""
+def _databases_kept_by_the_proxy(proxy: HostProcess, chroma_url: str) -> None:
+    """Database writes no longer reach Chroma (the proxy keeps tenants and databases); a
+    collection in a new database is the new store's; deleting the database drops it."""
     databases = "/api/v2/tenants/default_tenant/databases"
     assert _raw(proxy.url, "POST", databases, b'{"name": "db2"}')[0] == 200
-    assert _raw(chroma_url, "GET", databases + "/db2")[0] == 200
+    assert _raw(chroma_url, "GET", databases + "/db2")[0] == 404
+    assert _raw(proxy.url, "GET", databases + "/db2")[1]["name"] == "db2"
     made = _raw(proxy.url, "POST", databases + "/db2/collections", b'{"name": "in-db2"}')
     assert made[0] == 200 and made[1]["database"] == "db2"
     assert _raw(chroma_url, "GET", databases + "/db2/collections") == (200, [])
@@ -108,7 +109,7 @@ def _databases_still_go_to_chroma(proxy: HostProcess, chroma_url: str) -> None:
     missing = (databases + "/nodb/collections", b'{"name": "okname"}')
     assert _raw(proxy.url, "POST", *missing) == _raw(chroma_url, "POST", *missing)
     assert _raw(proxy.url, "DELETE", databases + "/db2")[0] == 200
-    assert _raw(chroma_url, "GET", databases + "/db2")[0] == 404
+    assert _raw(proxy.url, "GET", databases + "/db2")[0] == 404
     assert _raw(proxy.url, "GET", databases + "/db2/collections/in-db2")[0] == 404
 
 
@@ -166,7 +167,7 @@ def test_collection_writes_after_finalize(fresh_chroma: EmbeddedChroma, tmp_path
         before.modify(name="before2")  # a collection Chroma holds too: Chroma keeps its name
         assert app.get_collection("before2").count() == len(VECTORS)
         _old_handle_after_recreate(app)
-        _databases_still_go_to_chroma(proxy, fresh_chroma.url)
+        _databases_kept_by_the_proxy(proxy, fresh_chroma.url)
         app.delete_collection("fin-b")
         app.delete_collection("in-cutover")
         for gone in ("fin-b", "in-cutover", "before"):

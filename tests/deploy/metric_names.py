@@ -70,6 +70,17 @@ _ROUTES = frozenset(
         "list_collections",
         "count_collections",
         "collection_read",
+        "get_collection_by_id",
+        "root",
+        "version",
+        "pre_flight_checks",
+        "healthcheck",
+        "identity",
+        "create_tenant",
+        "get_tenant",
+        "list_databases",
+        "create_database",
+        "get_database",
         "other",
     ]
 )
