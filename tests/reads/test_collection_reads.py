@@ -174,13 +174,29 @@ def test_routes_and_sticky_keys() -> None:
         "/collections": ("list_collections", ""),
         "/collections_count": ("count_collections", ""),
         "/collections/books": ("get_collection", "books"),
-        "/collections/by-id/3f1c": ("collection_read", ""),
+        "/collections/by-id/3f1c": ("get_collection_by_id", "3f1c"),
+        "/collections/by-id/3f1c/x": ("collection_read", ""),
         "/collections/": ("collection_read", ""),
         "/collections/9b2e/count": ("count", "9b2e"),
     }
     for path, (name, collection) in expected.items():
         route = classify("GET", prefix + path)
         assert (route.name, route.collection) == (name, collection), path
+    service = {  # the proxy answers these itself after finalize (finalized_service.py)
+        ("GET", "/api/v2"): "root",
+        ("GET", "/api/v2/heartbeat"): "heartbeat",
+        ("GET", "/api/v2/auth/identity"): "identity",
+        ("POST", "/api/v2/tenants"): "create_tenant",
+        ("GET", "/api/v2/tenants/t"): "get_tenant",
+        ("GET", "/api/v2/tenants/t/databases"): "list_databases",
+        ("POST", "/api/v2/tenants/t/databases"): "create_database",
+        ("GET", prefix): "get_database",
+        ("DELETE", prefix): "delete_database",
+        ("GET", "/api/v2/tenants"): "other",
+        ("POST", "/api/v2/reset"): "other",
+    }
+    for (method, path), name in service.items():
+        assert classify(method, path).name == name, (method, path)
     # Collection-level reads are sticky per database scope; record reads per collection.
     assert classify("GET", prefix + "/collections/books").sticky_key == "db:t/d"
     assert classify("GET", prefix + "/collections").sticky_key == "db:t/d"
