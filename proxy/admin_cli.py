@@ -107,9 +107,7 @@ def print_status(status: dict[str, Any]) -> None:
 
     _print_status(status)
     canary, guard = status.get("canary", {}), status.get("guard", {})
-    routing = 100.0 if status.get("phase") in ("cutover", "finalized") else canary.get(
-        "active_percent"
-    )  # from cutover on the new store answers every read it can
+    routing = canary.get("serving_percent")  # 100 from cutover on, whatever the canary
     print(f"canary           {canary.get('percent')}% (routing {routing}%)")
     trip = guard.get("trip")
     if trip:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proxy.canary import serving_percent
 from proxy.config import Config
 from proxy.control import Controller
 from proxy.events import EventBus
@@ -67,6 +68,8 @@ class ControlPlane:
             "canary": {
                 "percent": values.canary_percent,
                 "active_percent": values.canary_active_percent,
+                # what the new store answers now: 100 from cutover on, whatever the canary
+                "serving_percent": serving_percent(values),
                 "sticky_header": values.sticky_header,
             },
             "shadow_sampling": {

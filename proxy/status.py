@@ -28,7 +28,7 @@ _PUBLIC_BLOCKS = ("version", "phase", "uptime_seconds", "journal", "dead_letters
                   "source", "target", "shadow_reads", "shadow_sampling", "cutover")
 # Blocks of which only some fields are public.
 _PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
-    "canary": ("percent", "active_percent"),
+    "canary": ("percent", "active_percent", "serving_percent"),
     "guard": ("enabled", "tripped"),
     "last_validation": ("ok", "at"),
 }

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from proxy.admin_cli import print_status
 from proxy.cli import _print_status
 
 
@@ -39,3 +40,12 @@ def test_before_cutover_no_reverse_line_and_no_empty_shadow(
     out = capsys.readouterr().out
     assert "journal lag      2 entries, 0.5 s" in out
     assert "reverse lag" not in out and "shadow reads" not in out
+
+
+def test_after_finalize_routing_is_what_the_new_store_serves(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = _status("finalized", reverse_head=0, compared=0)
+    status["canary"] = {"percent": 10.0, "active_percent": 0.0, "serving_percent": 100.0}
+    print_status(status)
+    assert "canary           10.0% (routing 100.0%)" in capsys.readouterr().out
