@@ -163,8 +163,9 @@ def _struct_seq(r: Reader, name: str, fields: Mapping[str, Shape]) -> dict[str, 
     try:
         for index, (key, shape) in enumerate(fields.items()):
             if not r.more(ord("]"), first=index == 0):
+                plural = "" if len(fields) == 1 else "s"  # serde: "1 element", "2 elements"
                 raise Unplaced(f"invalid length {index}, expected struct {name} with "
-                               f"{len(fields)} elements", r.path)  # fmt: skip
+                               f"{len(fields)} element{plural}", r.path)  # fmt: skip
             out[key] = _field(r, f"[{index}]", shape)
     except Unplaced as exc:
         raise r.place(exc, ord("]")) from None

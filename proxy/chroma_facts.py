@@ -96,6 +96,12 @@ class ChromaFacts:
         text = self._state.get(self._service_key(route, headers))
         return None if text is None else str(text).encode()
 
+    def only_identity(self) -> bytes | None:
+        """The identity every recorded credential got, when they all got the same one (a
+        Chroma without auth answers everyone alike); None when they differ or none is kept."""
+        answers = {str(text) for _, text in self._state.items("chroma.service:identity:")}
+        return answers.pop().encode() if len(answers) == 1 else None
+
     def put_service(self, route: str, headers: CIMultiDict[str], body: bytes) -> None:
         self._state.put(self._service_key(route, headers), body.decode())
 
@@ -113,6 +119,14 @@ class ChromaFacts:
     def tenants(self) -> list[str]:
         return [str(obj["name"]) for _, obj in self._state.items("chroma.tenant:")]
 
+    def database_tenants(self) -> list[str]:
+        """Tenants some known database belongs to (Chroma lists databases of any tenant)."""
+        return list(dict.fromkeys(str(obj["tenant"])
+                                  for _, obj in self._state.items("chroma.database:")))  # fmt: skip
+
+    def listed(self, tenant: str) -> bool:
+        return bool(self._state.get(_listed_key(tenant), False))
+
     def put_tenant(self, name: str) -> None:
         if self.tenant(name) is None:
             self._state.put(_tenant_key(name), tenant_object(name))
@@ -124,7 +138,7 @@ class ChromaFacts:
     def databases(self, tenant: str) -> list[dict[str, Any]] | None:
         """Every database of ``tenant`` (in the order learned); None when the
         whole list was never read (then it cannot be answered from here)."""
-        if not self._state.get(_listed_key(tenant), False):
+        if not self.listed(tenant):
             return None
         return self.known_databases(tenant)
 
@@ -193,12 +207,15 @@ class ChromaFacts:
         try:
             for name, path in SERVICE_PATHS.items():
                 await self._read(send, Route(name, Kind.OTHER), path)
-            tenants = dict.fromkeys([DEFAULT_TENANT, *self._identity_tenants(), *self.tenants()])
+            tenants = dict.fromkeys([DEFAULT_TENANT, *self._identity_tenants(), *self.tenants(),
+                                     *self.database_tenants()])  # fmt: skip
             for tenant in tenants:
                 path = f"/api/v2/tenants/{quote(tenant, safe='')}"
-                if await self._read(send, Route("get_tenant", Kind.OTHER, tenant), path):
-                    await self._read(send, Route("list_databases", Kind.OTHER, tenant),
-                                     path + "/databases")  # fmt: skip
+                await self._read(send, Route("get_tenant", Kind.OTHER, tenant), path)
+                # Every tenant's list (Chroma lists databases of tenants it lacks too): a
+                # database deleted since it was learned goes.
+                await self._read(send, Route("list_databases", Kind.OTHER, tenant),
+                                 path + "/databases")  # fmt: skip
         except UpstreamUnavailable as exc:
             log.warning("the old store's tenants and databases were not re-read: %s", exc)
 

@@ -7,16 +7,22 @@ needed by them any more, so it can be switched off:
 * ``GET /api/v2`` and ``/api/v2/heartbeat``: ``{"nanosecond heartbeat": now}``.
 * version, pre-flight checks, healthcheck, identity: the old store's last answer (the
   identity: the one given to the same credentials); never recorded: asked of the old
-  store, and recorded.
+  store, and recorded. An identity for credentials never seen, the old store gone: the
+  one every recorded credential got, if they all got the same (Chroma without auth).
 * ``GET /tenants/{t}``, ``GET .../databases/{d}``: from what is known; unknown: asked
-  of the old store (recorded when found); the old store unreachable: Chroma's 404.
+  of the old store (recorded when found), unless the tenant's whole database list is
+  known here; the old store unreachable: Chroma's 404.
 * ``GET /tenants/{t}/databases`` (``limit``/``offset``): from the known list, by name
   (Chroma's order); a list never read whole is asked of the old store, and answered
   from what is known when it cannot be reached.
 * ``POST /tenants``, ``POST /tenants/{t}/databases``: kept here (Chroma's answers:
   ``{}``, 409 when it exists, its body and name errors); a database gets a fresh id.
 * ``DELETE .../databases/{d}``: its collections are dropped from the new store and
-  the database forgotten; unknown: Chroma's 404.
+  the database forgotten; unknown: Chroma's 404; a trailing slash: Chroma's bare 404.
+  A database create or delete first takes the tenant's list over from the old store,
+  which is not asked about that tenant's databases again (it cannot undo the change).
+* Limit: a tenant the old store never showed the proxy (Chroma cannot list tenants)
+  is unknown once the old store is gone.
 * ``GET .../collections/by-id/{uuid}``: the new store's collection, in Chroma's format.
 
 Messages and statuses are Chroma 1.5.9's (tests/cutover/test_finalized_service_wire.py
@@ -26,6 +32,7 @@ length error with its two fields in a random order; here ``min`` comes first.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -101,6 +108,8 @@ class FinalizedService:
         """Whether a database exists, as far as can be told (None: no answer)."""
         if self.facts.database(tenant, database) is not None:
             return True
+        if self.facts.listed(tenant):
+            return False  # the whole list is known here: the old store is not asked
         try:
             found = await self._learn(route_of("get_database", tenant, database),
                                       database_path(tenant, database), headers)  # fmt: skip
@@ -115,11 +124,7 @@ class FinalizedService:
         if name in ("root", "heartbeat"):
             return json_answer(200, {"nanosecond heartbeat": time.time_ns()})
         if name in SERVICE_ANSWERS:
-            known = self.facts.service(name, headers)
-            if known is not None:
-                return UpstreamResponse(200, CIMultiDict({"Content-Type": "application/json"}),
-                                        known)  # fmt: skip
-            return await self.handle(route, method, path_qs, headers, body, Phase.CUTOVER)
+            return await self._service_answer(route, method, path_qs, headers, body)
         if name == "get_collection_by_id":
             self._check_database_name(route.database)
             return await self._collections.get_by_id(route)
@@ -137,7 +142,21 @@ class FinalizedService:
         if name == "list_databases":
             return await self._list_databases(route, path_qs, headers)
         assert name == "delete_database", name
+        if path_qs.partition("?")[0].endswith("/"):
+            return UpstreamResponse(404, CIMultiDict(), b"")  # Chroma has no such route
         return await self._delete_database(route, headers)
+
+    async def _service_answer(
+        self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str], body: bytes
+    ) -> UpstreamResponse:
+        known = self.facts.service(route.name, headers)
+        if known is None:
+            try:
+                return await self.handle(route, method, path_qs, headers, body, Phase.CUTOVER)
+            except UpstreamUnavailable:
+                if route.name != "identity" or (known := self.facts.only_identity()) is None:
+                    raise
+        return UpstreamResponse(200, CIMultiDict({"Content-Type": "application/json"}), known)
 
     async def _learn(self, route: Route, path_qs: str,
                      headers: CIMultiDict[str]) -> UpstreamResponse | None:  # fmt: skip
@@ -168,7 +187,10 @@ class FinalizedService:
     async def _get_database(self, route: Route, path_qs: str,
                             headers: CIMultiDict[str]) -> UpstreamResponse:  # fmt: skip
         known = self.facts.database(route.tenant, route.database)
-        found = await self._known_or_asked(route, path_qs, headers, known)
+        if known is None and self.facts.listed(route.tenant):
+            found = None  # the whole list is known here: the old store is not asked
+        else:
+            found = await self._known_or_asked(route, path_qs, headers, known)
         if found is None:
             return _not_found(f"Database [{route.database}] not found. Are you sure it exists?")
         return json_answer(200, found)
@@ -182,15 +204,8 @@ class FinalizedService:
                                     cc.query_error(exc)[1])  # fmt: skip
         known = self.facts.databases(route.tenant)
         if known is None:
-            try:  # read the whole list once; it is kept from then on
-                listing = route_of("list_databases", route.tenant, "")
-                base = path_qs.partition("?")[0]
-                await self._learn(listing, base, headers)
-            except UpstreamUnavailable:
-                pass
-            known = self.facts.databases(route.tenant)
-        if known is None:  # never listed, old store gone: the databases seen one by one
-            known = self.facts.known_databases(route.tenant)
+            await self._learn_list(route.tenant, headers)
+            known = self.facts.known_databases(route.tenant)  # all of them, when it answered
         ordered = sorted(known, key=lambda obj: str(obj["name"]))  # Chroma's order: by name
         end = None if params.limit is None else params.offset + params.limit
         return json_answer(200, ordered[params.offset:end])
@@ -214,18 +229,35 @@ class FinalizedService:
         error = name_error(name)
         if error is not None:
             raise invalid(error)
-        if await self.database_exists(route.tenant, name, headers):
+        await self._own_list(route.tenant, headers)
+        if self.facts.database(route.tenant, name) is not None:
             return json_error(409, "ChromaError", f"Database [{name}] already exists")
         obj = {"id": str(uuid.uuid4()), "name": name, "tenant": route.tenant}
         self.facts.put_database(obj)
         return json_answer(200, {})
 
     async def _delete_database(self, route: Route, headers: CIMultiDict[str]) -> UpstreamResponse:
-        if not await self.database_exists(route.tenant, route.database, headers):
+        await self._own_list(route.tenant, headers)
+        if self.facts.database(route.tenant, route.database) is None:
             return _not_found(f"Database [{route.database}] not found")
         await self._collections.drop_database(route.tenant, route.database)
         self.facts.drop_database(route.tenant, route.database)
         return json_answer(200, {})
+
+    async def _learn_list(self, tenant: str, headers: CIMultiDict[str]) -> None:
+        """Read a tenant's whole database list from the old store, if it answers."""
+        path = f"/api/v2/tenants/{quote(tenant, safe='')}/databases"
+        with contextlib.suppress(UpstreamUnavailable):
+            await self._learn(route_of("list_databases", tenant, ""), path, headers)
+
+    async def _own_list(self, tenant: str, headers: CIMultiDict[str]) -> None:
+        """Before the proxy creates or deletes a database of ``tenant``: take over its list
+        (read once from the old store if never read whole), so that the old store is never
+        asked about that tenant's databases again and cannot undo the change."""
+        if not self.facts.listed(tenant):
+            await self._learn_list(tenant, headers)
+        if not self.facts.listed(tenant):  # the old store is gone: what is known is all
+            self.facts.put_listed(tenant, self.facts.known_databases(tenant))
 
     @staticmethod
     def _check_database_name(database: str) -> None:
