@@ -9,7 +9,7 @@ Routes (JSON in, JSON out; errors are ``{"error": "..."}``):
     POST /admin/rollback  {"reason"?}           canary/cutover -> shadow, canary 0
     POST /admin/rearm                           clear a tripped guard
     POST /admin/cutover   {"force"?}            refused while lag > 0 or validation failed
-    POST /admin/finalize                        cutover -> finalized
+    POST /admin/finalize {"force"?}             cutover -> finalized
     POST /admin/reload                          re-read the config file
     POST /admin/ramp      {"action": "pause"|"resume"}
 
@@ -183,8 +183,18 @@ async def post_cutover(request: web.Request) -> web.Response:
 
 
 async def post_finalize(request: web.Request) -> web.Response:
-    previous = await _proxy(request).control.controller.move_to(Phase.FINALIZED, reason="finalize")
-    return _json({"from": previous.value, "to": Phase.FINALIZED.value})
+    """cutover -> finalized, once the old store has every cutover write (``force``: even if
+    it has not caught up within the drain timeout; it still gets them later if it answers)."""
+    force = bool((await _body(request)).get("force", False))
+    proxy = _proxy(request)
+    proxy.cutover.force_finalize = force
+    try:
+        previous = await proxy.control.controller.move_to(
+            Phase.FINALIZED, reason="finalize" + (" (forced)" if force else "")
+        )
+    finally:
+        proxy.cutover.force_finalize = False
+    return _json({"from": previous.value, "to": Phase.FINALIZED.value, "forced": force})
 
 
 async def post_reload(request: web.Request) -> web.Response:

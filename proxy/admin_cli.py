@@ -1,7 +1,7 @@
 """The operator's CLI verbs; each one is a call to the running proxy's admin API.
 
     vecbridge status | phase NAME [--force] | canary PCT | shadow RATE
-    vecbridge rollback [--reason TEXT] [--force] | rearm | cutover [--force] | finalize
+    vecbridge rollback [--reason TEXT] [--force] | rearm | cutover [--force] | finalize [--force]
     vecbridge reload | ramp pause|resume
 
 The token comes from ``--token``, else ``VECBRIDGE_ADMIN__TOKEN``, else the config's
@@ -174,8 +174,14 @@ def register(verbs: Any) -> None:
     cutover.add_argument("--force", action="store_true", help="skip the lag/validation checks")
     cutover.set_defaults(func=lambda a: _run(a, "POST", "/admin/cutover", {"force": a.force}))
 
+    finalize = _verb(verbs, "finalize", "stop writing the old store (no way back)")
+    finalize.add_argument(
+        "--force", action="store_true",
+        help="finalize even while the old store has not caught up with the cutover writes",
+    )  # fmt: skip
+    finalize.set_defaults(func=lambda a: _run(a, "POST", "/admin/finalize", {"force": a.force}))
+
     for name, help_text in (
-        ("finalize", "stop writing the old store"),
         ("rearm", "re-arm a tripped guard"),
         ("reload", "re-read the config file"),
     ):

@@ -76,6 +76,7 @@ class CutoverWrites:
         self.drain_timeout = drain_timeout
         self.gate = SharedExclusiveLock()
         self.force_rollback = False
+        self.force_finalize = False  # set by POST /admin/finalize {"force": true}
         self._held: AsyncExitStack | None = None
         self._hold_timer: asyncio.TimerHandle | None = None
         self.last_refusal: str | None = None
@@ -111,7 +112,14 @@ class CutoverWrites:
                                "the writes accepted in cutover; rollback refused",
                                force=self.force_rollback)  # fmt: skip
         elif current is Phase.CUTOVER and target is Phase.FINALIZED:
-            await self._hold()
+            if self.force_finalize:  # the old store gets what it lacks later, if ever
+                await self._hold()
+                return
+            await self._check_finalize()
+            await self._switch(self._reverse_drained, "the old store has not caught up with "
+                               "the writes accepted in cutover; finalize refused (it would "
+                               "stay without them: finalize --force to accept)",
+                               force=False)  # fmt: skip
 
     async def after(self, current: Phase, target: Phase) -> None:
         """The new phase is in force: let writes through again."""
@@ -129,6 +137,18 @@ class CutoverWrites:
             return
         await self._release()
         self.last_refusal = f"{refusal} ({left})"
+        raise IllegalTransition(self.last_refusal)
+
+    async def _check_finalize(self) -> None:
+        """Refuse at once (not after the drain timeout) a finalize the old store cannot
+        catch up with: entries still journaled for it while it does not answer."""
+        if await self._reverse_drained() is None:
+            return
+        if await self.old_store.health():
+            return
+        self.last_refusal = ("the old store is unreachable and has not caught up with the "
+                             "writes accepted in cutover; finalize refused (finalize --force "
+                             "to leave it without them)")  # fmt: skip
         raise IllegalTransition(self.last_refusal)
 
     async def _check_old_store(self) -> None:
