@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -74,12 +74,14 @@ class ChromaStore:
         headers: Mapping[str, str] | None = None,
         scopes: Sequence[tuple[str, str]] | None = None,
         timeout: float = 30.0,
+        tenants: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         """``scopes``: the (tenant, database) pairs ``list_collections`` walks; by default
-        every database of the default tenant and of the credentials' own tenant (Chroma
-        has no call that lists tenants)."""
+        every database of the default tenant, of the credentials' own tenant and of the
+        tenants ``tenants()`` names when asked (Chroma has no call that lists tenants)."""
         self._http = ChromaHttp(url, headers, timeout)
         self._scopes = list(scopes) if scopes else None
+        self._more_tenants = tenants
         self._uuids: dict[CollectionKey, str] = {}
         self._max_batch: int | None = None
 
@@ -140,7 +142,7 @@ class ChromaStore:
         return sorted(specs, key=lambda s: s.key)
 
     async def _discover_scopes(self) -> list[tuple[str, str]]:
-        """Every database of the default tenant and of the caller's own tenant."""
+        """Every database of the default tenant, the caller's own and the named ones."""
         tenants = [DEFAULT_TENANT]
         try:
             identity = await self._http.call("GET", "/auth/identity")
@@ -149,6 +151,9 @@ class ChromaStore:
         own = identity.get("tenant") if isinstance(identity, dict) else None
         if isinstance(own, str) and own not in tenants:
             tenants.append(own)
+        for more in self._more_tenants() if self._more_tenants is not None else ():
+            if more not in tenants:
+                tenants.append(more)
         scopes: list[tuple[str, str]] = []
         for tenant in tenants:
             path = f"/tenants/{quote(tenant, safe='')}/databases"

@@ -276,8 +276,10 @@ async def start_backfill(proxy: Proxy, collections: Sequence[str] | None,
         raise BackfillError("a backfill is already running")
     opts = options if isinstance(options, BackfillOptions) else BackfillOptions(**(options or {}))
     from adapters.chroma import ChromaStore
+    from proxy.chroma_facts import migration_tenants
 
-    source = ChromaStore(proxy.source_url)
+    source = ChromaStore(proxy.source_url,
+                         tenants=migration_tenants(proxy.config.source.tenants, proxy.state))
     try:
         specs = await resolve_collections(source, collections)
     except BaseException:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +49,20 @@ SERVICE_PATHS = {
     "identity": "/api/v2/auth/identity",
 }
 Send = Callable[[str, str], Awaitable[UpstreamResponse]]
+
+
+def migration_tenants(configured: Sequence[str],
+                      state: StateStore | None) -> Callable[[], list[str]]:  # fmt: skip
+    """The tenants (besides the default and the credentials' own) whose databases plan,
+    backfill, validate and the cutover check walk: ``source.tenants`` and every tenant
+    the proxy has seen (an app client opens its tenant through it), read when called."""
+    facts = None if state is None else ChromaFacts(state)
+
+    def tenants() -> list[str]:
+        seen = facts.seen_tenants() if facts is not None else []
+        return list(dict.fromkeys([*configured, *seen]))
+
+    return tenants
 
 
 def credential_digest(headers: CIMultiDict[str]) -> str:
@@ -123,6 +137,10 @@ class ChromaFacts:
         """Tenants some known database belongs to (Chroma lists databases of any tenant)."""
         return list(dict.fromkeys(str(obj["tenant"])
                                   for _, obj in self._state.items("chroma.database:")))  # fmt: skip
+
+    def seen_tenants(self) -> list[str]:
+        """Every tenant known here: recorded ones and those of known databases."""
+        return list(dict.fromkeys([*self.tenants(), *self.database_tenants()]))
 
     def listed(self, tenant: str) -> bool:
         return bool(self._state.get(_listed_key(tenant), False))

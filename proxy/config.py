@@ -59,6 +59,12 @@ class SourceConfig(_Section):
         None, description="Base URL of the source; null starts an embedded one."
     )
     embedded: EmbeddedChromaConfig = Field(default_factory=EmbeddedChromaConfig)  # type: ignore[arg-type]
+    tenants: list[str] = Field(
+        default_factory=list,
+        description="Tenants whose databases plan, backfill, validate and the cutover check "
+        "walk, besides default_tenant, the credentials' own and those the app opened through "
+        "the proxy (Chroma cannot list tenants).",
+    )
 
 
 class TargetConfig(_Section):

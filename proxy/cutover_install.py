@@ -10,7 +10,7 @@ from multidict import CIMultiDict
 from adapters.chroma import ChromaStore
 from proxy.applier import Applier, apply_change
 from proxy.changes import Change
-from proxy.chroma_facts import ChromaFacts
+from proxy.chroma_facts import ChromaFacts, migration_tenants
 from proxy.config import Phase
 from proxy.cutover import CutoverWrites
 from proxy.cutover_catalog import RunnableStore, TargetCollections
@@ -40,7 +40,8 @@ def _log_reverse(bus: EventBus) -> None:
 def install_cutover(proxy: Proxy) -> CutoverWrites:
     """Build the cutover parts, route the proxy's writes through them, register the hooks."""
     target: RunnableStore = proxy.target  # type: ignore[assignment]
-    old_store = ChromaStore(proxy.source_url, timeout=proxy.config.upstream.request_timeout_seconds)
+    old_store = ChromaStore(proxy.source_url, timeout=proxy.config.upstream.request_timeout_seconds,
+                            tenants=migration_tenants(proxy.config.source.tenants, proxy.state))
     bus = EventBus()
     _log_reverse(bus)
     reverse = Applier(proxy.journal, old_store, bus, proxy.config.applier,

@@ -18,9 +18,11 @@ from typing import Literal
 
 from adapters.base import StoreUnavailable, VectorStore
 from adapters.chroma import ChromaStore
+from proxy.chroma_facts import migration_tenants
 from proxy.config import Config
 from proxy.embedded import EmbeddedChroma, EmbeddedChromaError, free_port
 from proxy.journal import Journal
+from proxy.state import StateStore
 from proxy.stores import open_target
 
 
@@ -52,13 +54,19 @@ async def open_source(config: Config) -> AsyncIterator[ChromaStore]:
             except EmbeddedChromaError as exc:
                 raise StoreOpenError(f"cannot start the embedded source: {exc}") from exc
             url = embedded.url
-    store = ChromaStore(url, timeout=config.upstream.request_timeout_seconds)
+    # Tenants a proxy has seen are in its state file (read, never created, from here).
+    state_path = config.migration.state_path
+    state = StateStore(state_path) if state_path.exists() else None
+    store = ChromaStore(url, timeout=config.upstream.request_timeout_seconds,
+                        tenants=migration_tenants(config.source.tenants, state))
     try:
         if not await store.health():
             raise StoreOpenError(f"source store unreachable at {url}")
         yield store
     finally:
         await store.close()
+        if state is not None:
+            state.close()
         if embedded is not None:
             embedded.stop()
 

@@ -132,7 +132,10 @@ async def run_validation(proxy: Proxy, options: ValidationOptions | dict[str, An
     from adapters.chroma import ChromaStore
 
     opts = options if isinstance(options, ValidationOptions) else _options(proxy, options)
-    source = ChromaStore(proxy.source_url)
+    from proxy.chroma_facts import migration_tenants
+
+    source = ChromaStore(proxy.source_url,
+                         tenants=migration_tenants(proxy.config.source.tenants, proxy.state))
     try:
         report = await validate_stores(source, proxy.target, proxy.journal, collections, opts,
                                        applier_running=True)
