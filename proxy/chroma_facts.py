@@ -217,7 +217,7 @@ class ChromaFacts:
         elif route.name == "delete_database":
             self.drop_database(route.tenant, route.database)
 
-    async def refresh(self, send: Send) -> None:
+    async def refresh(self, send: Send, more_tenants: Sequence[str] = ()) -> None:
         """Read the service answers and every known tenant's databases from the old store.
 
         Failures are logged, never raised: the phase move goes on with what is known.
@@ -226,7 +226,7 @@ class ChromaFacts:
             for name, path in SERVICE_PATHS.items():
                 await self._read(send, Route(name, Kind.OTHER), path)
             tenants = dict.fromkeys([DEFAULT_TENANT, *self._identity_tenants(), *self.tenants(),
-                                     *self.database_tenants()])  # fmt: skip
+                                     *self.database_tenants(), *more_tenants])  # fmt: skip
             for tenant in tenants:
                 path = f"/api/v2/tenants/{quote(tenant, safe='')}"
                 await self._read(send, Route("get_tenant", Kind.OTHER, tenant), path)

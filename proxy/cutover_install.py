@@ -77,7 +77,8 @@ def install_cutover(proxy: Proxy) -> CutoverWrites:
 
     async def refresh_facts(current: Phase, target: Phase) -> None:
         if target in NEW_STORE_PRIMARY and target is not current:
-            await facts.refresh(read_old)  # while the old store still answers
+            # while the old store still answers; source.tenants too (never opened, maybe)
+            await facts.refresh(read_old, proxy.config.source.tenants)
 
     proxy.control.controller.before_hooks.append(refresh_facts)
     proxy.writes.dispatch = cutover.handle

@@ -109,6 +109,13 @@ async def test_refresh_reads_chroma(fresh: Old) -> None:
     await fresh.facts.refresh(fresh.read)  # what changed in Chroma since
     assert names(fresh.facts.databases("default_tenant")) == ["db-b", "db-c", "default_database"]
     assert fresh.facts.database("default_tenant", "db-a") is None
+    # A tenant only named (source.tenants): read too, though nothing recorded it.
+    assert (await fresh.send("POST", "/api/v2/tenants", b'{"name": "t-named"}')).status == 200
+    assert (await fresh.send("POST", "/api/v2/tenants/t-named/databases",
+                             b'{"name": "tn-db"}')).status == 200  # fmt: skip
+    await fresh.facts.refresh(fresh.read, ["t-named"])
+    assert fresh.facts.tenant("t-named") is not None
+    assert names(fresh.facts.databases("t-named")) == ["tn-db"]
 
 
 async def test_refresh_without_chroma_keeps_what_is_known(tmp_path: Path) -> None:
