@@ -117,7 +117,9 @@ class ChromaFacts:
         return answers.pop().encode() if len(answers) == 1 else None
 
     def put_service(self, route: str, headers: CIMultiDict[str], body: bytes) -> None:
-        self._state.put(self._service_key(route, headers), body.decode())
+        key, text = self._service_key(route, headers), body.decode()
+        if self._state.get(key) != text:  # clients repeat these: no write (fsync) for a repeat
+            self._state.put(key, text)
 
     @staticmethod
     def _service_key(route: str, headers: CIMultiDict[str]) -> str:
@@ -165,13 +167,17 @@ class ChromaFacts:
         return [obj for _, obj in self._state.items(_database_prefix(tenant))]
 
     def put_database(self, obj: dict[str, Any]) -> None:
-        self._state.put(_database_key(str(obj["tenant"]), str(obj["name"])), obj)
+        key = _database_key(str(obj["tenant"]), str(obj["name"]))
+        if self._state.get(key) != obj:
+            self._state.put(key, obj)
 
     def drop_database(self, tenant: str, name: str) -> None:
         self._state.delete(_database_key(tenant, name))
 
     def put_listed(self, tenant: str, objects: list[dict[str, Any]]) -> None:
         """A whole list of ``tenant``'s databases: it replaces what was known."""
+        if self.listed(tenant) and self.known_databases(tenant) == objects:
+            return  # unchanged (the usual case): nothing written
         for key, _ in self._state.items(_database_prefix(tenant)):
             self._state.delete(key)
         for obj in objects:

@@ -85,6 +85,7 @@ class FinalizedService:
 
     @staticmethod
     def takes_read(route: Route) -> bool:
+        """The reads (and unknown requests) this handler takes: the read path's test."""
         return route.name in READ_ROUTES
 
     @staticmethod
