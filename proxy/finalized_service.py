@@ -25,6 +25,10 @@ needed by them any more, so it can be switched off:
   is unknown once the old store is gone.
 * ``GET .../collections/by-id/{uuid}``: the new store's collection, in Chroma's format.
 
+In ``cutover`` the old store still answers them (and gets tenant and database creates:
+a rollback must find them), but while it is unreachable the reads among them are
+answered as in ``finalized``: a new app client can still start.
+
 Messages and statuses are Chroma 1.5.9's (tests/cutover/test_finalized_service_wire.py
 sends the same requests to a real Chroma). Differs: Chroma lists a tenant name's
 length error with its two fields in a random order; here ``min`` comes first.
@@ -59,6 +63,8 @@ from proxy.finalized_collections import (
 from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 
 READ_ROUTES = SERVICE_ROUTES | {"get_collection_by_id"}
+# Writes of the old store until ``finalized`` (a rollback must find them there).
+_OLD_STORE_WRITES = frozenset({"create_tenant", "create_database"})
 CREATE_TENANT = s.struct("CreateTenantPayload", {"name": s.text}, required=["name"])
 CREATE_DATABASE = s.struct("CreateDatabasePayload", {"name": s.text}, required=["name"])
 
@@ -94,15 +100,25 @@ class FinalizedService:
 
     async def handle(self, route: Route, method: str, path_qs: str, headers: CIMultiDict[str],
                      body: bytes, phase: Phase) -> UpstreamResponse:  # fmt: skip
-        """The app's answer; before ``finalized`` the old store's, recorded on the way."""
+        """The app's answer; before ``finalized`` the old store's, recorded on the way (in
+        ``cutover``, while the old store is unreachable, a read is answered as after it)."""
         if phase is not Phase.FINALIZED:
-            response = await self._old.send(method, path_qs, headers, body, route=route.name)
-            self.facts.record(route, path_qs, headers, body, response)
-            return response
+            try:
+                return await self._forward(route, method, path_qs, headers, body)
+            except UpstreamUnavailable:
+                if phase is not Phase.CUTOVER or route.name in _OLD_STORE_WRITES:
+                    raise
         try:
             return await self._answer(route, method, path_qs, headers, body)
         except (BodyRejected, Refused) as exc:
             return json_error(exc.status, exc.name, exc.message)
+
+    async def _forward(self, route: Route, method: str, path_qs: str,
+                       headers: CIMultiDict[str], body: bytes) -> UpstreamResponse:  # fmt: skip
+        """The old store's answer, recorded."""
+        response = await self._old.send(method, path_qs, headers, body, route=route.name)
+        self.facts.record(route, path_qs, headers, body, response)
+        return response
 
     async def database_exists(self, tenant: str, database: str,
                               headers: CIMultiDict[str]) -> bool | None:  # fmt: skip
@@ -153,7 +169,7 @@ class FinalizedService:
         known = self.facts.service(route.name, headers)
         if known is None:
             try:
-                return await self.handle(route, method, path_qs, headers, body, Phase.CUTOVER)
+                return await self._forward(route, method, path_qs, headers, body)
             except UpstreamUnavailable:
                 if route.name != "identity" or (known := self.facts.only_identity()) is None:
                     raise

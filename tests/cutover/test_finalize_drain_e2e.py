@@ -1,9 +1,10 @@
 """Finalize leaves the old store complete: refused while cutover writes have not reached it.
 
 Cutover, then Chroma goes down and the app writes on (Qdrant is primary; the writes are
-journaled for Chroma). ``finalize`` is refused at once with the reason, and the phase
-stays cutover. ``finalize --force`` goes ahead; the journaled writes still reach Chroma
-once it is back, so the snapshot it keeps is complete after all.
+journaled for Chroma); a new app client still starts. ``finalize`` is refused at once
+with the reason, and the phase stays cutover. ``finalize --force`` goes ahead; the
+journaled writes still reach Chroma once it is back, so the snapshot it keeps is
+complete after all.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def test_finalize_refused_until_the_old_store_has_the_cutover_writes(
         fresh_chroma.stop()
         docs.add(ids=["b"], embeddings=[[0.0, 1.0]])  # Qdrant answers; Chroma owes it
         assert proxy.status()["cutover"]["reverse"]["lag_entries"] >= 1
+        # A new app client starts and reads while Chroma is down (the proxy answers the
+        # identity, tenant and database calls from what it recorded).
+        late = chromadb.HttpClient(host="127.0.0.1", port=proxy.port)
+        assert late.get_collection("docs", embedding_function=None).count() == 2
 
         status, answer = proxy.admin("POST", "/admin/finalize", {})
         assert status == 409 and "unreachable" in answer["error"], answer
