@@ -41,13 +41,13 @@ from proxy.state import StateStore
 
 log = logging.getLogger("vecbridge.facts")
 
-SERVICE_ANSWERS = frozenset({"version", "pre_flight_checks", "healthcheck", "identity"})
 SERVICE_PATHS = {
     "version": "/api/v2/version",
     "pre_flight_checks": "/api/v2/pre-flight-checks",
     "healthcheck": "/api/v2/healthcheck",
     "identity": "/api/v2/auth/identity",
 }
+SERVICE_ANSWERS = frozenset(SERVICE_PATHS)  # the routes whose whole answer is kept
 Send = Callable[[str, str], Awaitable[UpstreamResponse]]
 
 
@@ -78,8 +78,12 @@ def tenant_object(name: str) -> dict[str, Any]:
     return {"name": name, "resource_name": None}
 
 
+def tenant_path(tenant: str) -> str:
+    return f"/api/v2/tenants/{quote(tenant, safe='')}"
+
+
 def database_path(tenant: str, database: str) -> str:
-    return f"/api/v2/tenants/{quote(tenant, safe='')}/databases/{quote(database, safe='')}"
+    return f"{tenant_path(tenant)}/databases/{quote(database, safe='')}"
 
 
 def _tenant_key(tenant: str) -> str:
@@ -234,7 +238,7 @@ class ChromaFacts:
             tenants = dict.fromkeys([DEFAULT_TENANT, *self._identity_tenants(), *self.tenants(),
                                      *self.database_tenants(), *more_tenants])  # fmt: skip
             for tenant in tenants:
-                path = f"/api/v2/tenants/{quote(tenant, safe='')}"
+                path = tenant_path(tenant)
                 await self._read(send, Route("get_tenant", Kind.OTHER, tenant), path)
                 # Every tenant's list (Chroma lists databases of tenants it lacks too): a
                 # database deleted since it was learned goes.

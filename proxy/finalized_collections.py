@@ -10,9 +10,9 @@ RenameCollection / DropCollection) the cutover path uses. Nothing is journaled.
   (:mod:`proxy.chroma_collection_objects`); get_or_create of an existing name returns
   it unchanged (Chroma ignores the new metadata and configuration then); 409
   ``Collection [NAME] already exists`` without get_or_create. In a database other than
-  the default one, the old store, which still owns tenants and databases, is READ
-  (``GET .../databases/{db}``) for Chroma's ``Database [db] does not exist``; if it
-  cannot be reached, the create goes ahead.
+  the default one, the database check given (FinalizedService.database_exists: what
+  the proxy knows, else a read of the old store) decides Chroma's ``Database [db] does
+  not exist``; with no answer, the create goes ahead.
 * modify (``PUT .../collections/{uuid}``): 200 ``{}``; found by UUID in any tenant /
   database (Chroma ignores the path's scope there); unknown: 404 ``Collection [uuid]
   does not exist.``; a clashing new name: Chroma's 500 (SQLite UNIQUE constraint).
@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from multidict import CIMultiDict
@@ -52,7 +51,7 @@ from adapters.base import (
     VectorStore,
 )
 from proxy.applier import apply_change
-from proxy.capture import credentials, spec_from_chroma
+from proxy.capture import spec_from_chroma
 from proxy.changes import Change, DropCollection, PutCollection, RenameCollection
 from proxy.chroma_body import BodyRejected
 from proxy.chroma_collection_objects import (
@@ -72,7 +71,7 @@ from proxy.chroma_collection_payloads import (
 from proxy.chroma_collections import collection_object
 from proxy.cutover_catalog import TargetCollections
 from proxy.dialects.chroma import Route
-from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
+from proxy.forwarder import UpstreamResponse, UpstreamUnavailable
 from proxy.locks import WriteLocks
 
 ROUTES = frozenset({"create_collection", "modify_collection", "delete_collection"})
@@ -109,21 +108,6 @@ def collection_id(text: str) -> str:
     if not _UUID.fullmatch(text):
         raise invalid("Collection ID is not a valid UUIDv4")
     return str(uuid.UUID(text.removeprefix("urn:uuid:")))
-
-
-def chroma_database_check(old_store: Forwarder) -> DatabaseCheck:
-    """Ask the old store (a read) whether a tenant/database exists; None: no answer."""
-
-    async def exists(tenant: str, database: str, headers: CIMultiDict[str]) -> bool | None:
-        path = f"/api/v2/tenants/{quote(tenant, safe='')}/databases/{quote(database, safe='')}"
-        try:
-            response = await old_store.send("GET", path, credentials(headers), None,
-                                            route="capture")  # fmt: skip
-        except UpstreamUnavailable:
-            return None
-        return {200: True, 404: False}.get(response.status)
-
-    return exists
 
 
 class FinalizedCollections:

@@ -40,7 +40,6 @@ import contextlib
 import time
 import uuid
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from multidict import CIMultiDict
@@ -50,7 +49,7 @@ from proxy import chroma_collections as cc
 from proxy.capture import credentials
 from proxy.chroma_body import BodyRejected, Reader
 from proxy.chroma_collection_payloads import Refused, invalid, name_error
-from proxy.chroma_facts import SERVICE_ANSWERS, ChromaFacts, database_path
+from proxy.chroma_facts import SERVICE_ANSWERS, ChromaFacts, database_path, tenant_path
 from proxy.config import Phase
 from proxy.dialects.chroma import SERVICE_ROUTES, Kind, Route
 from proxy.finalized_collections import (
@@ -217,8 +216,7 @@ class FinalizedService:
         try:
             params = cc.parse_list_params(cc.query_string(path_qs))
         except cc.QueryStringError as exc:
-            return UpstreamResponse(400, CIMultiDict({"Content-Type": "application/json"}),
-                                    cc.query_error(exc)[1])  # fmt: skip
+            return json_error(400, "InvalidArgumentError", exc.message)
         known = self.facts.databases(route.tenant)
         if known is None:
             await self._learn_list(route.tenant, headers)
@@ -232,7 +230,7 @@ class FinalizedService:
         if len(name) < 3:
             raise invalid("Validation error: name: Validation error: length "
                           f'[{{"min": Number(3), "value": String({orjson.dumps(name).decode()})}}]')
-        path = f"/api/v2/tenants/{quote(name, safe='')}"
+        path = tenant_path(name)
         exists = await self._known_or_asked(route_of("get_tenant", name, ""), path, headers,
                                             self.facts.tenant(name))  # fmt: skip
         if exists is not None:
@@ -263,7 +261,7 @@ class FinalizedService:
 
     async def _learn_list(self, tenant: str, headers: CIMultiDict[str]) -> None:
         """Read a tenant's whole database list from the old store, if it answers."""
-        path = f"/api/v2/tenants/{quote(tenant, safe='')}/databases"
+        path = tenant_path(tenant) + "/databases"
         with contextlib.suppress(UpstreamUnavailable):
             await self._learn(route_of("list_databases", tenant, ""), path, headers)
 

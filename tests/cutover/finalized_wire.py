@@ -2,14 +2,17 @@
 
 :class:`Pair` sends the same bytes to a real Chroma 1.5.9 (raw HTTP) and to
 ``FinalizedCollections`` over a real local-mode Qdrant (the handler the proxy runs in
-``finalized``; its only contact with Chroma is the database check, a real GET).
+``finalized``; its only contact with Chroma is the database check, a real GET made by
+the FinalizedService it is wired to, as in the proxy).
 """
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,12 +22,15 @@ from multidict import CIMultiDict
 from adapters.base import CollectionKey
 from adapters.qdrant import QdrantStore
 from proxy.chroma_collections import collection_object
+from proxy.chroma_facts import ChromaFacts
 from proxy.cutover_catalog import TargetCollections
 from proxy.dialects.chroma import classify
 from proxy.events import EventBus
-from proxy.finalized_collections import FinalizedCollections, chroma_database_check
+from proxy.finalized_collections import FinalizedCollections
+from proxy.finalized_service import FinalizedService
 from proxy.forwarder import Forwarder
 from proxy.locks import WriteLocks
+from proxy.state import StateStore
 
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"
 JSON = {"Content-Type": "application/json"}
@@ -55,6 +61,7 @@ class Pair:
     handler: FinalizedCollections
     store: QdrantStore
     forwarder: Forwarder
+    state: StateStore  # where the service keeps what it learns of Chroma
 
     async def chroma(self, method: str, path: str, body: bytes | None = None,
                      headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
@@ -97,12 +104,20 @@ class Pair:
 async def open_pair(chroma_url: str) -> Pair:
     store = await asyncio.to_thread(QdrantStore.open, path=":memory:")
     forwarder = Forwarder(chroma_url, EventBus())
+    state = StateStore(Path(tempfile.mkdtemp(prefix="finalized-wire-")) / "state.sqlite")
+
+    async def database_exists(tenant: str, database: str, headers: CIMultiDict[str]) -> bool | None:
+        return await service.database_exists(tenant, database, headers)
+
+    # Built as proxy/cutover_install.py builds it: the database check is the service's.
     handler = FinalizedCollections(store, TargetCollections(store), WriteLocks(),
-                                   chroma_database_check(forwarder))  # fmt: skip
-    return Pair(aiohttp.ClientSession(), chroma_url, handler, store, forwarder)
+                                   database_exists)  # fmt: skip
+    service = FinalizedService(ChromaFacts(state), forwarder, handler)
+    return Pair(aiohttp.ClientSession(), chroma_url, handler, store, forwarder, state)
 
 
 async def close_pair(pair: Pair) -> None:
     await pair.session.close()
     await pair.forwarder.close()
     await pair.store.close()
+    pair.state.close()
