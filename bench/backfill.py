@@ -66,8 +66,8 @@ async def run_backfill(url: str, name: str, target_kind: str, tmp: Path) -> int:
     from adapters.base import CollectionKey
     from adapters.chroma import ChromaStore
     from adapters.qdrant import QdrantStore
-    from proxy.backfill import BackfillOptions, run_backfill
-    from proxy.journal import Journal
+    from proxy.journal.journal import Journal
+    from proxy.migration.backfill import BackfillOptions, run_backfill
 
     source = ChromaStore(url)
     target: Any = NullStore() if target_kind == "null" else QdrantStore.open(
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--path-records", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args()
-    from proxy.embedded import EmbeddedChroma
+    from proxy.upstream.embedded_chroma import EmbeddedChroma
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedChroma(Path(tmp) / "chroma") as chroma:
         sizes = {"big": args.records, "small": min(10_000, args.records),

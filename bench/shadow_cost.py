@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from harness import ProxyProcess, new_port, proxy_config
 from loadgen import JSON, median_of, timed_posts
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"
 DIM = 384

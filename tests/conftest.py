@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

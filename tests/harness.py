@@ -26,7 +26,7 @@ from qdrant_client import QdrantClient
 
 from adapters.base import CollectionKey
 from adapters.qdrant_layout import collection_name, record_from_point
-from proxy.embedded import free_port
+from proxy.upstream.embedded_chroma import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

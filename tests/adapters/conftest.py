@@ -12,7 +12,7 @@ from adapters.base import CollectionKey, VectorStore
 from adapters.chroma import ChromaStore
 from adapters.memory import MemoryStore
 from adapters.qdrant import QdrantStore
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 STORE_KINDS = ["chroma", "qdrant-memory", "qdrant-path", "memory"]
 

@@ -17,8 +17,8 @@ from adapters.base import (
 )
 from adapters.chroma import ChromaStore
 from adapters.chroma_cursor import Cursor, locate
-from proxy.backfill import resolve_collections
-from proxy.embedded import EmbeddedChroma, free_port
+from proxy.migration.backfill import resolve_collections
+from proxy.upstream.embedded_chroma import EmbeddedChroma, free_port
 
 DIM = 4
 

@@ -9,7 +9,7 @@ from adapters.base import CollectionKey, CollectionSpec, GetRequest, Record
 from adapters.qdrant import QdrantStore
 from adapters.qdrant_layout import collection_name
 from adapters.qdrant_reads import ReadTarget, get
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 
 def _record(i: str, v: float) -> Record:

@@ -21,7 +21,7 @@ from adapters.base import (
     StoreUnavailable,
 )
 from adapters.qdrant import QdrantStore
-from proxy.embedded import free_port
+from proxy.upstream.embedded_chroma import free_port
 
 
 def vec(*values: float) -> np.ndarray:

@@ -22,10 +22,11 @@ import numpy as np
 from aiohttp import web
 
 from adapters.base import CollectionKey
-from proxy.admin import _body, _json, add_admin_route, proxy_of, start_admin
-from proxy.backfill import backfill_progress, start_backfill
-from proxy.config import load_config
-from proxy.server import build_app
+from proxy.core.config import load_config
+from proxy.http.server import build_app
+from proxy.ops.admin import add_admin_route, start_admin
+from proxy.ops.admin_routes import _body, _json, proxy_of
+from proxy.ops.background_runs import backfill_progress, start_backfill
 
 
 async def post_backfill(request: web.Request) -> web.Response:

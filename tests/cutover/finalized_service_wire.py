@@ -1,6 +1,6 @@
 """Support of the finalized service wire tests: learn from one Chroma, then switch it off.
 
-:class:`Rig` builds the handler as proxy/cutover_install.py does (``ChromaFacts`` over a
+:class:`Rig` builds the handler as proxy/http/cutover_wiring.py does (``ChromaFacts`` over a
 ``StateStore`` file, a ``Forwarder`` to the old Chroma, ``FinalizedCollections`` over a
 local-mode Qdrant, ``FinalizedService``). Before ``finalized`` the app's requests take
 the proxy's path (:meth:`Rig.before`: the routes the service takes pass through it and
@@ -29,20 +29,20 @@ from finalized_wire import JSON, Answer, decode
 from multidict import CIMultiDict
 
 from adapters.qdrant import QdrantStore
-from proxy.applier import apply_change
-from proxy.capture import spec_from_chroma
-from proxy.changes import PutCollection
-from proxy.chroma_facts import ChromaFacts
-from proxy.config import Phase
-from proxy.cutover_catalog import TargetCollections
-from proxy.dialects.chroma import classify
-from proxy.embedded import EmbeddedChroma
-from proxy.events import EventBus
-from proxy.finalized_collections import FinalizedCollections
-from proxy.finalized_service import FinalizedService
-from proxy.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
-from proxy.locks import WriteLocks
-from proxy.state import StateStore
+from proxy.core.config import Phase
+from proxy.core.events import EventBus
+from proxy.core.state import StateStore
+from proxy.dialects.chroma.capture import spec_from_chroma
+from proxy.dialects.chroma.cutover_catalog import TargetCollections
+from proxy.dialects.chroma.facts import ChromaFacts
+from proxy.dialects.chroma.finalized_collections import FinalizedCollections
+from proxy.dialects.chroma.finalized_service import FinalizedService
+from proxy.dialects.chroma.routes import classify
+from proxy.journal.applier import apply_change
+from proxy.journal.changes import PutCollection
+from proxy.journal.locks import WriteLocks
+from proxy.upstream.embedded_chroma import EmbeddedChroma
+from proxy.upstream.forwarder import Forwarder, UpstreamResponse, UpstreamUnavailable
 
 TENANTS = "/api/v2/tenants"
 DATABASES = TENANTS + "/default_tenant/databases"
@@ -103,8 +103,9 @@ class Rig:
 
     async def ours(self, method: str, path: str, body: bytes | None = None,
                    headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
-        """The finalized proxy's answer (its write and read paths, as proxy/cutover.py and
-        proxy/reads.py dispatch them; an unreachable old store as proxy/server.py says it)."""
+        """The finalized proxy's answer (its write and read paths, as proxy/writes/cutover.py and
+        proxy/reads/path.py dispatch them; an unreachable old store as proxy/http/server.py
+        says it)."""
         try:
             answer = await self.answer(method, path, body, headers, Phase.FINALIZED)
         except UpstreamUnavailable as exc:

@@ -21,16 +21,16 @@ from multidict import CIMultiDict
 
 from adapters.base import CollectionKey
 from adapters.qdrant import QdrantStore
-from proxy.chroma_collections import collection_object
-from proxy.chroma_facts import ChromaFacts
-from proxy.cutover_catalog import TargetCollections
-from proxy.dialects.chroma import classify
-from proxy.events import EventBus
-from proxy.finalized_collections import FinalizedCollections
-from proxy.finalized_service import FinalizedService
-from proxy.forwarder import Forwarder
-from proxy.locks import WriteLocks
-from proxy.state import StateStore
+from proxy.core.events import EventBus
+from proxy.core.state import StateStore
+from proxy.dialects.chroma.collections import collection_object
+from proxy.dialects.chroma.cutover_catalog import TargetCollections
+from proxy.dialects.chroma.facts import ChromaFacts
+from proxy.dialects.chroma.finalized_collections import FinalizedCollections
+from proxy.dialects.chroma.finalized_service import FinalizedService
+from proxy.dialects.chroma.routes import classify
+from proxy.journal.locks import WriteLocks
+from proxy.upstream.forwarder import Forwarder
 
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"
 JSON = {"Content-Type": "application/json"}
@@ -109,7 +109,7 @@ async def open_pair(chroma_url: str) -> Pair:
     async def database_exists(tenant: str, database: str, headers: CIMultiDict[str]) -> bool | None:
         return await service.database_exists(tenant, database, headers)
 
-    # Built as proxy/cutover_install.py builds it: the database check is the service's.
+    # Built as proxy/http/cutover_wiring.py builds it: the database check is the service's.
     handler = FinalizedCollections(store, TargetCollections(store), WriteLocks(),
                                    database_exists)  # fmt: skip
     service = FinalizedService(ChromaFacts(state), forwarder, handler)

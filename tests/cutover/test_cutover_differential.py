@@ -20,13 +20,13 @@ from cutover_support import WriteGenerator, chroma_call, normalise
 from adapters.base import CollectionKey, CollectionSpec, Space
 from adapters.chroma import ChromaStore
 from adapters.qdrant import QdrantStore
-from proxy.applier import apply_change
-from proxy.cutover_catalog import TargetCollections
-from proxy.cutover_records import CutoverRecords
-from proxy.dialects.chroma import classify
-from proxy.embedded import EmbeddedChroma
-from proxy.journal import SOURCE, Journal
-from proxy.locks import WriteLocks
+from proxy.dialects.chroma.cutover_catalog import TargetCollections
+from proxy.dialects.chroma.cutover_records import CutoverRecords
+from proxy.dialects.chroma.routes import classify
+from proxy.journal.applier import apply_change
+from proxy.journal.journal import SOURCE, Journal
+from proxy.journal.locks import WriteLocks
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -18,8 +18,8 @@ import pytest
 from cutover_e2e import App, HostProcess
 from harness import REPO, json_call, proxy_config
 
-from proxy.config import ConfigError, load_config, parse_config
-from proxy.embedded import EmbeddedChroma, free_port
+from proxy.core.config import ConfigError, load_config, parse_config
+from proxy.upstream.embedded_chroma import EmbeddedChroma, free_port
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from adapters.base import CollectionKey
-from proxy.changes import DeleteRecords
-from proxy.journal import REVERSE_CURSOR, SOURCE, Journal
+from proxy.journal.changes import DeleteRecords
+from proxy.journal.journal import REVERSE_CURSOR, SOURCE, Journal
 
 
 def _delete(name: str) -> DeleteRecords:

@@ -15,7 +15,7 @@ import pytest
 from cutover_e2e import App, HostProcess, assert_same, source_snapshot, target_snapshot
 from harness import proxy_config
 
-from proxy.embedded import EmbeddedChroma, free_port
+from proxy.upstream.embedded_chroma import EmbeddedChroma, free_port
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -23,7 +23,7 @@ from harness import json_call, proxy_config, qdrant_rows
 from qdrant_client import QdrantClient
 
 from adapters.qdrant_layout import CATALOG_COLLECTION, spec_from_catalog
-from proxy.embedded import EmbeddedChroma, free_port
+from proxy.upstream.embedded_chroma import EmbeddedChroma, free_port
 
 pytestmark = pytest.mark.timeout(300)
 SCOPE = "/api/v2/tenants/default_tenant/databases/default_database"

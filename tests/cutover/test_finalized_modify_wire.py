@@ -15,7 +15,7 @@ import orjson
 import pytest
 from finalized_wire import SCOPE, Pair, close_pair, open_pair, unique, without_id
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 pytestmark = pytest.mark.timeout(120)
 KNOWN_EF = {"type": "known", "name": "default", "config": {}}

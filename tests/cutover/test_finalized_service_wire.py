@@ -1,6 +1,6 @@
 """Finalized service, tenant and database answers, against the same requests sent to Chroma.
 
-The handler (proxy/finalized_service.py, built as the proxy builds it) learns from a
+The handler (proxy/dialects/chroma/finalized_service.py, built as the proxy builds it) learns from a
 real Chroma 1.5.9 before ``finalized``; then it is cut off from that Chroma, which goes
 on answering the same bytes for the test alone (finalized_service_wire.py). Answers
 must be equal in status and decoded JSON, ids included where the handler learned them
@@ -23,7 +23,7 @@ from finalized_service_wire import DATABASES, SCOPE, TENANTS, Rig
 from finalized_wire import Answer, unique, without_id
 from multidict import CIMultiDict
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 pytestmark = pytest.mark.timeout(120)
 BODY_REFUSALS: dict[str, bytes] = {

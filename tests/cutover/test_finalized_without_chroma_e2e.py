@@ -20,7 +20,7 @@ from chromadb.errors import NotFoundError
 from cutover_e2e import HostProcess
 from harness import json_call, proxy_config
 
-from proxy.embedded import EmbeddedChroma, free_port
+from proxy.upstream.embedded_chroma import EmbeddedChroma, free_port
 
 pytestmark = pytest.mark.timeout(300)
 DATABASES = "/api/v2/tenants/default_tenant/databases"

@@ -16,8 +16,8 @@ from deploy_files import DEPLOY, KUBERNETES, REPO, load_yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from proxy.config import Config, load_config, parse_config
-from proxy.embedded import EmbeddedChroma
+from proxy.core.config import Config, load_config, parse_config
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 HADOLINT = shutil.which("hadolint")
 CONSTRAINTS = DEPLOY / "docker/constraints.txt"

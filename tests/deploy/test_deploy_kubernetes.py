@@ -10,7 +10,7 @@ import pytest
 import yaml
 from deploy_files import KUBERNETES, load_yaml, load_yaml_all
 
-from proxy.config import parse_config
+from proxy.core.config import parse_config
 
 KUBECTL = shutil.which("kubectl")
 MANIFESTS = ("secret.yaml", "pvc.yaml", "deployment.yaml", "service.yaml")

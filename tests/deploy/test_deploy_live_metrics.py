@@ -25,7 +25,7 @@ from deploy_files import dashboard_exprs, rules
 from harness import ProxyProcess, new_port, proxy_config
 from promql_scan import metric_names
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 _SUFFIXES = ("_bucket", "_count", "_sum")
 

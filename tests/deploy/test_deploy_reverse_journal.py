@@ -5,9 +5,9 @@ from __future__ import annotations
 from deploy_files import dashboard_exprs, rules
 from promql_scan import metric_names
 
-from proxy.events import EventBus, JournalPruned
-from proxy.journal import DirectionStats, JournalStats
-from proxy.metrics import Metrics
+from proxy.core.events import EventBus, JournalPruned
+from proxy.journal.journal import DirectionStats, JournalStats
+from proxy.ops.metrics import Metrics
 
 NEW_METRICS = (
     "vecbridge_reverse_journal_lag_entries",

@@ -33,7 +33,7 @@ import orjson
 import pytest
 from harness import Row, assert_same_rows, qdrant_rows
 
-from proxy.embedded import free_port
+from proxy.upstream.embedded_chroma import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOK = REPO / "docs" / "runbook.md"
@@ -382,7 +382,7 @@ def run_runbook_block(block: Block, cwd: Path, env: dict[str, str], app: Backgro
     """Run one block; validations run with the app's writes paused and the journals drained.
 
     Workaround, not a property of the runbook: ``vecbridge validate`` compares the two
-    stores' counts read a moment apart (proxy/validate.py CollectionReport.passed), so a
+    stores' counts read a moment apart (proxy/migration/validate.py CollectionReport.passed), so a
     write landing in between fails it even with every id equal. Reported to the lead;
     remove this once validate tolerates in-flight writes.
     """

@@ -2,8 +2,9 @@
 capture path into a Qdrant store (in-process), and Chroma's raw answers to compare with.
 
 ``Pipeline`` does what the proxy's write path does after a collection or record write
-(proxy/writes.py): capture the primary's state (proxy/capture.py), send the changes
-through the journal codec (proxy/changes.py) and apply them (proxy/applier.py).
+(proxy/writes/pipeline.py): capture the primary's state (proxy/dialects/chroma/capture.py),
+send the changes
+through the journal codec (proxy/journal/changes.py) and apply them (proxy/journal/applier.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from reads_diff import typed
 
 from adapters.base import CollectionKey
 from adapters.qdrant import QdrantStore
-from proxy.applier import apply_change
-from proxy.capture import ChromaCapture, Scope
-from proxy.changes import Change, PutCollection, RenameCollection, decode_change, encode_change
-from proxy.dialects.chroma import classify
-from proxy.events import EventBus
-from proxy.forwarder import Forwarder
-from proxy.read_translation import CollectionUnknown, TargetReader
+from proxy.core.events import EventBus
+from proxy.dialects.chroma.capture import ChromaCapture, Scope
+from proxy.dialects.chroma.read_translation import CollectionUnknown, TargetReader
+from proxy.dialects.chroma.routes import classify
+from proxy.journal.applier import apply_change
+from proxy.journal.changes import (
+    Change,
+    PutCollection,
+    RenameCollection,
+    decode_change,
+    encode_change,
+)
+from proxy.upstream.forwarder import Forwarder
 
 TENANT = "default_tenant"
 

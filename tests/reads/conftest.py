@@ -15,7 +15,7 @@ from qdrant_client import QdrantClient
 from reads_mirror import Mirror, build_mirror
 
 from adapters.base import Space
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 API = "/api/v2/tenants/default_tenant/databases/default_database"
 

@@ -11,7 +11,13 @@ import orjson
 
 from adapters import qdrant_reads
 from adapters.qdrant_reads import ReadTarget
-from proxy.chroma_reads import parse_get, parse_query, render_error, render_get, render_query
+from proxy.dialects.chroma.reads import (
+    parse_get,
+    parse_query,
+    render_error,
+    render_get,
+    render_query,
+)
 
 TOLERANCE = 1e-4
 COLUMNS = ("embeddings", "documents", "uris", "metadatas")

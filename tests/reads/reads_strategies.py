@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 from reads_mirror import FLOATS, INTS, KEYS, STRINGS
 
-from proxy.chroma_reads import INCLUDE_VALUES
+from proxy.dialects.chroma.reads import INCLUDE_VALUES
 
 keys = st.sampled_from([*KEYS, "missing"])
 scalars = st.sampled_from([*STRINGS, *INTS, *FLOATS, True, False, "zzz", 7, 0.25, -0.5])

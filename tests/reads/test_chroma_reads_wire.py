@@ -11,7 +11,7 @@ from reads_diff import proxy_answer
 from reads_mirror import Mirror
 
 from adapters.base import Space
-from proxy.chroma_reads import render_count, render_error
+from proxy.dialects.chroma.reads import render_count, render_error
 
 BAD_GET_BODIES: list[dict[str, Any]] = [
     {"where": {}},

@@ -1,4 +1,4 @@
-"""Shadow comparison of collection-level reads (proxy/shadow_compare.py)."""
+"""Shadow comparison of collection-level reads (proxy/reads/compare.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from proxy.shadow_compare import compare
+from proxy.reads.compare import compare
 
 
 def _obj(cid: str, name: str, **changes: Any) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from collection_support import TENANT, Pipeline, Scoped, new_database
 from adapters.base import CollectionKey, CollectionSpec
 from adapters.chroma import ChromaStore
 from adapters.qdrant import QdrantStore
-from proxy.backfill import BackfillOptions, run_backfill
-from proxy.dialects.chroma import classify
-from proxy.embedded import EmbeddedChroma
-from proxy.journal import Journal
-from proxy.read_translation import NotServable, TargetReader
+from proxy.dialects.chroma.read_translation import NotServable, TargetReader
+from proxy.dialects.chroma.routes import classify
+from proxy.journal.journal import Journal
+from proxy.migration.backfill import BackfillOptions, run_backfill
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 LISTS = [
     "/collections", "/collections?limit=2", "/collections?offset=1",

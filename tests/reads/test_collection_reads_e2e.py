@@ -23,7 +23,7 @@ from collection_support import TENANT, new_database, typed
 from harness import ProxyProcess, new_port, proxy_config
 from test_collection_reads import BAD_LISTS, LISTS, create_variety
 
-from proxy.embedded import EmbeddedChroma
+from proxy.upstream.embedded_chroma import EmbeddedChroma
 
 pytestmark = pytest.mark.timeout(300)
 

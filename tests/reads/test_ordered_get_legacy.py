@@ -15,8 +15,8 @@ from qdrant_client.http import models as qm
 from adapters.base import CollectionKey, CollectionSpec, Record, Space
 from adapters.qdrant import QdrantStore
 from adapters.qdrant_layout import point_id, record_payload
-from proxy.dialects.chroma import Kind, Route
-from proxy.read_translation import TargetReader
+from proxy.dialects.chroma.read_translation import TargetReader
+from proxy.dialects.chroma.routes import Kind, Route
 
 UUID = str(uuid.uuid4())
 SPEC = CollectionSpec(CollectionKey("books"), Space.L2, 2, source_id=UUID)

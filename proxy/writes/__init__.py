@@ -1,0 +1,6 @@
+"""The way of a write: dual-write through the primary (intent, forward, capture, journal),
+and from cutover on the choice of which store takes a write.
+
+May import: ``proxy.core``, ``proxy.upstream``, ``proxy.journal``, ``proxy.dialects``,
+``adapters``.
+"""
