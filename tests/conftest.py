@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_support import PostgresServer
 
 from proxy.upstream.embedded_chroma import EmbeddedChroma
 
@@ -33,3 +34,23 @@ def fresh_chroma(tmp_path: Path) -> Iterator[EmbeddedChroma]:
 def unique_name() -> str:
     """A collection name no other test uses."""
     return "c-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; tests take databases of their own."""
+    with PostgresServer(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The DSN of a new, empty database on the session's PostgreSQL."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL of the test's own, for tests that stop and start it."""
+    with PostgresServer(tmp_path / "pg") as server:
+        yield server

@@ -236,6 +236,24 @@ class ValidationConfig(_Section):
     vector_tolerance: float = Field(1e-6, ge=0, description="Largest vector element difference.")
 
 
+class ClusterConfig(_Section):
+    postgres_dsn: SecretStr | None = Field(
+        None,
+        description="PostgreSQL shared by every replica (journal, control state); "
+        "null = one process on SQLite. Prefer VECBRIDGE_CLUSTER__POSTGRES_DSN.",
+    )
+    replica_id: str | None = Field(
+        None, description="This replica's name in status and leases; null = host name + pid."
+    )
+    lease_seconds: float = Field(
+        10.0, gt=0, description="Applier leases and write fencing expire after this long."
+    )
+    heartbeat_seconds: float = Field(
+        2.0, gt=0, description="How often a replica renews its heartbeat and leases."
+    )
+    pool_size: int = Field(8, ge=1, le=200, description="Connections to PostgreSQL per replica.")
+
+
 class Config(_Section):
     """The whole configuration of one proxy."""
 
@@ -256,6 +274,7 @@ class Config(_Section):
     guard: GuardConfig = Field(default_factory=GuardConfig)  # type: ignore[arg-type]
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)  # type: ignore[arg-type]
     reload: ReloadConfig = Field(default_factory=ReloadConfig)  # type: ignore[arg-type]
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)  # type: ignore[arg-type]
 
 
 _PATH_FIELDS = (

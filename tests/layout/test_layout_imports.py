@@ -7,18 +7,19 @@ import ast
 
 from import_graph import ROOT, cycles, graph, modules, package_graph
 
-BELOW_HTTP = {"adapters", "proxy.core", "proxy.upstream", "proxy.journal",
+BELOW_HTTP = {"adapters", "proxy.core", "proxy.cluster", "proxy.upstream", "proxy.journal",
               "proxy.dialects.chroma", "proxy.writes", "proxy.reads", "proxy.migration"}
+CORE = {"adapters", "proxy.core", "proxy.cluster"}
 ALLOWED: dict[str, set[str]] = {
     "adapters": set(),
     "proxy.core": set(),
+    "proxy.cluster": {"proxy.core"},
     "proxy.upstream": {"adapters", "proxy.core"},
-    "proxy.journal": {"adapters", "proxy.core"},
-    "proxy.dialects.chroma": {"adapters", "proxy.core", "proxy.upstream", "proxy.journal"},
-    "proxy.writes": {"adapters", "proxy.core", "proxy.upstream", "proxy.journal",
-                     "proxy.dialects.chroma"},
-    "proxy.reads": {"adapters", "proxy.core", "proxy.upstream", "proxy.dialects.chroma"},
-    "proxy.migration": {"adapters", "proxy.core", "proxy.upstream", "proxy.journal"},
+    "proxy.journal": CORE,
+    "proxy.dialects.chroma": CORE | {"proxy.upstream", "proxy.journal"},
+    "proxy.writes": CORE | {"proxy.upstream", "proxy.journal", "proxy.dialects.chroma"},
+    "proxy.reads": CORE | {"proxy.upstream", "proxy.dialects.chroma"},
+    "proxy.migration": CORE | {"proxy.upstream", "proxy.journal"},
     "proxy.ops": BELOW_HTTP,
     "proxy.http": BELOW_HTTP | {"proxy.ops"},
     "proxy.cli": BELOW_HTTP | {"proxy.ops", "proxy.http"},

@@ -3,5 +3,5 @@ collection objects and payloads, recorded service facts, change capture from a C
 primary, Chroma's write semantics applied to another store (cutover), the answers given
 after finalize, and the Chroma side of read translation.
 
-May import: ``proxy.core``, ``proxy.upstream``, ``proxy.journal``, ``adapters``.
+May import: ``proxy.core``, ``proxy.cluster``, ``proxy.upstream``, ``proxy.journal``, ``adapters``.
 """
