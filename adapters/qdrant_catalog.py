@@ -1,116 +1,92 @@
 """The catalog of vecbridge collections inside Qdrant, and physical collection plumbing.
 
-Synchronous on purpose: every method runs on ``QdrantStore``'s worker thread (call them
-inside a function given to ``QdrantStore.run``). Layout rules: :mod:`adapters.qdrant_layout`.
+Synchronous on purpose, over any engine's :class:`~adapters.qdrant_points.Points`: every
+method runs on the owning store's worker thread. Layout rules: :mod:`adapters.qdrant_layout`.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from qdrant_client import QdrantClient
-from qdrant_client.http import models as qm
-from qdrant_client.local.qdrant_local import QdrantLocal
-
 from adapters import qdrant_layout as layout
 from adapters.base import CollectionKey, CollectionMissing, CollectionSpec
 from adapters.chroma_order import SEQ_FIELD
+from adapters.qdrant_points import PointData, Points
 
-DISTANCE = {space: qm.Distance(name) for space, name in layout.DISTANCE_BY_SPACE.items()}
 COPY_PAGE = 256
-
-
-def is_local(client: QdrantClient) -> bool:
-    """True for an embedded (local mode) client."""
-    return isinstance(getattr(client, "_client", None), QdrantLocal)
+#: payload indexes of every record collection: chroma_id lookups, and ``order_by`` over
+#: Chroma's row order (chroma_order.py) needs an integer index
+RECORD_INDEXES = ((layout.ID_FIELD, "keyword"), (SEQ_FIELD, "integer"))
 
 
 class QdrantCatalog:
     """Specs of collections (one point each in ``vecbridge~catalog``) and their collections."""
 
-    def __init__(self, local: bool) -> None:
-        self._local = local
+    def __init__(self) -> None:
         self._ready = False
 
-    def _ensure(self, c: QdrantClient) -> None:
+    def _ensure(self, p: Points) -> None:
         if self._ready:
             return
-        if not c.collection_exists(layout.CATALOG_COLLECTION):
+        if not p.collection_exists(layout.CATALOG_COLLECTION):
             # vector size 1: Qdrant needs one, the catalog only uses payloads
-            params = qm.VectorParams(size=1, distance=qm.Distance.DOT)
-            c.create_collection(layout.CATALOG_COLLECTION, vectors_config=params)
+            p.create_collection(layout.CATALOG_COLLECTION, 1, "Dot")
         self._ready = True
 
-    def read(self, c: QdrantClient, key: CollectionKey) -> CollectionSpec | None:
+    def read(self, p: Points, key: CollectionKey) -> CollectionSpec | None:
         """The recorded spec of ``key``, or None."""
-        self._ensure(c)
-        found = c.retrieve(layout.CATALOG_COLLECTION, [layout.catalog_point_id(key)])
+        self._ensure(p)
+        found = p.retrieve(layout.CATALOG_COLLECTION, [layout.catalog_point_id(key)])
         if not found or found[0].payload is None:
             return None
         return layout.spec_from_catalog(found[0].payload)
 
-    def require(self, c: QdrantClient, key: CollectionKey) -> CollectionSpec:
+    def require(self, p: Points, key: CollectionKey) -> CollectionSpec:
         """The recorded spec of ``key``; CollectionMissing when there is none."""
-        spec = self.read(c, key)
+        spec = self.read(p, key)
         if spec is None:
             raise CollectionMissing(f"collection {key} does not exist")
         return spec
 
-    def write(self, c: QdrantClient, spec: CollectionSpec) -> None:
+    def write(self, p: Points, spec: CollectionSpec) -> None:
         """Record (or overwrite) ``spec``."""
-        self._ensure(c)
-        point = qm.PointStruct(
-            id=layout.catalog_point_id(spec.key), vector=[1.0],
-            payload=layout.catalog_payload(spec),
-        )
-        c.upsert(layout.CATALOG_COLLECTION, [point], wait=True)
+        self._ensure(p)
+        point = PointData(layout.catalog_point_id(spec.key), [1.0], layout.catalog_payload(spec))
+        p.upsert(layout.CATALOG_COLLECTION, [point])
 
-    def remove(self, c: QdrantClient, key: CollectionKey) -> None:
+    def remove(self, p: Points, key: CollectionKey) -> None:
         """Drop the physical collection and the catalog entry of ``key`` (if present)."""
-        self._ensure(c)
-        name = layout.collection_name(key)
-        if c.collection_exists(name):
-            c.delete_collection(name)
-        selector = qm.PointIdsList(points=[layout.catalog_point_id(key)])
-        c.delete(layout.CATALOG_COLLECTION, selector, wait=True)
+        self._ensure(p)
+        p.drop_collection(layout.collection_name(key))
+        p.delete(layout.CATALOG_COLLECTION, [layout.catalog_point_id(key)])
 
-    def all(self, c: QdrantClient) -> list[CollectionSpec]:
+    def all(self, p: Points) -> list[CollectionSpec]:
         """Every recorded spec, ordered by key."""
-        self._ensure(c)
+        self._ensure(p)
         specs: list[CollectionSpec] = []
-        offset: Any = None
+        offset: str | None = None
         while True:
-            points, offset = c.scroll(layout.CATALOG_COLLECTION, limit=COPY_PAGE, offset=offset)
-            specs.extend(layout.spec_from_catalog(p.payload) for p in points if p.payload)
+            points, offset = p.scroll(layout.CATALOG_COLLECTION, COPY_PAGE, offset)
+            specs.extend(layout.spec_from_catalog(q.payload) for q in points if q.payload)
             if offset is None:
                 return sorted(specs, key=lambda s: s.key)
 
-    def ensure_physical(self, c: QdrantClient, spec: CollectionSpec) -> None:
+    def ensure_physical(self, p: Points, spec: CollectionSpec) -> None:
         """Create the physical collection of ``spec`` (dimension known) if it is missing."""
         assert spec.dimension is not None
         name = layout.collection_name(spec.key)
-        if c.collection_exists(name):
-            return
-        params = qm.VectorParams(size=spec.dimension, distance=DISTANCE[spec.space])
-        c.create_collection(name, vectors_config=params)
-        if not self._local:  # local mode ignores payload indexes and warns about them
-            c.create_payload_index(name, layout.ID_FIELD, qm.PayloadSchemaType.KEYWORD)
-            # order_by (Chroma's row order, see chroma_order.py) needs an integer index
-            c.create_payload_index(name, SEQ_FIELD, qm.PayloadSchemaType.INTEGER)
+        if not p.collection_exists(name):
+            distance = layout.DISTANCE_BY_SPACE[spec.space]
+            p.create_collection(name, spec.dimension, distance, RECORD_INDEXES)
 
 
-def copy_points(c: QdrantClient, source: str, target: str) -> None:
+def copy_points(p: Points, source: str, target: str) -> None:
     """Copy every point of ``source`` into ``target`` (same ids, vectors, payloads)."""
-    if not c.collection_exists(source):
+    if not p.collection_exists(source):
         return
-    offset: Any = None
+    offset: str | None = None
     while True:
-        points, offset = c.scroll(
-            source, limit=COPY_PAGE, offset=offset, with_payload=True, with_vectors=True
-        )
-        batch = [qm.PointStruct(id=p.id, vector=cast(Any, p.vector), payload=p.payload)
-                 for p in points]
+        points, offset = p.scroll(source, COPY_PAGE, offset, with_vector=True)
+        batch = [PointData(str(q.id), q.vector, q.payload or {}) for q in points]
         if batch:
-            c.upsert(target, batch, wait=True)
+            p.upsert(target, batch)
         if offset is None:
             return

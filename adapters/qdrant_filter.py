@@ -1,4 +1,8 @@
-"""Chroma ``where`` -> Qdrant ``Filter`` over the layout of :mod:`adapters.qdrant_layout`.
+"""Chroma ``where`` -> a Qdrant filter over the layout of :mod:`adapters.qdrant_layout`.
+
+:func:`plan_where` produces the engine-neutral form of :mod:`adapters.point_filter`;
+each engine renders that (:func:`translate_where` gives qdrant-client models, for
+callers that hold a ``QdrantClient``).
 
 The translation selects EXACTLY the right points, or a SUPERSET of them and says so
 (``exact=False``): the caller then post-filters with :mod:`adapters.chroma_filter`.
@@ -27,32 +31,47 @@ from typing import Any
 
 from qdrant_client import models
 
+from adapters import point_filter as pf
 from adapters.base import Metadata
 from adapters.chroma_filter import is_number
+from adapters.qdrant_client_points import render_filter
 from adapters.qdrant_layout import LIST_KEYS_FIELD, METADATA_FIELD
 
 # None = no constraint (matches every point).
-Cond = models.Condition | None
-NOTHING: models.Condition = models.HasIdCondition(has_id=[])
+Cond = pf.Condition | None
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True)
+class WherePlan:
+    """The neutral filter (None: no filter) and whether it is exact (else post-filter)."""
+
+    filter: pf.Clause | None
+    exact: bool
+
+
+@dataclass(frozen=True)
 class Translation:
-    """A Qdrant filter (None: no filter) and whether it is exact (else post-filter)."""
+    """A qdrant-client filter (None: no filter) and whether it is exact (else post-filter)."""
 
     filter: models.Filter | None
     exact: bool
 
 
-def translate_where(where: Metadata | None, chroma_bugs: bool = True) -> Translation:
+def plan_where(where: Metadata | None, chroma_bugs: bool = True) -> WherePlan:
     """Translate a VALIDATED Chroma ``where`` (see :func:`chroma_filter.validate_where`)."""
     if where is None:
-        return Translation(None, True)
+        return WherePlan(None, True)
     cond, exact = _node(where, chroma_bugs)
     if cond is None:
-        return Translation(None, exact)
-    return Translation(models.Filter(must=[cond]), exact)
+        return WherePlan(None, exact)
+    return WherePlan(pf.Clause(must=(cond,)), exact)
+
+
+def translate_where(where: Metadata | None, chroma_bugs: bool = True) -> Translation:
+    """:func:`plan_where`, rendered as qdrant-client models."""
+    plan = plan_where(where, chroma_bugs)
+    return Translation(None if plan.filter is None else render_filter(plan.filter), plan.exact)
 
 
 def _node(where: Metadata, bugs: bool) -> tuple[Cond, bool]:
@@ -62,13 +81,13 @@ def _node(where: Metadata, bugs: bool) -> tuple[Cond, bool]:
         exact = all(e for _, e in parts)
         conds = [c for c, _ in parts]
         if key == "$and":
-            kept = [c for c in conds if c is not None]
-            return (models.Filter(must=kept) if kept else None), exact
+            kept = tuple(c for c in conds if c is not None)
+            return (pf.Clause(must=kept) if kept else None), exact
         if not conds:
-            return NOTHING, True
+            return pf.NOTHING, True
         if any(c is None for c in conds):
             return None, exact
-        return models.Filter(should=[c for c in conds if c is not None]), exact
+        return pf.Clause(should=tuple(c for c in conds if c is not None)), exact
     path = _path(key)
     if path is None:
         return None, False  # a key Qdrant paths cannot spell: post-filter it
@@ -90,8 +109,8 @@ def _negate(cond: Cond, exact: bool) -> tuple[Cond, bool]:
     if not exact:
         return None, False
     if cond is None:
-        return NOTHING, True
-    return models.Filter(must_not=[cond]), True
+        return pf.NOTHING, True
+    return pf.Clause(must_not=(cond,)), True
 
 
 def _leaf(op: str, key: str, path: str, operand: Any, bugs: bool) -> tuple[Cond, bool]:
@@ -105,25 +124,26 @@ def _leaf(op: str, key: str, path: str, operand: Any, bugs: bool) -> tuple[Cond,
         cond, exact = _equal_any(path, values, bugs)
     else:
         cond, exact = _range(op, path, operand, bugs)
-    return models.Filter(must=[cond], must_not=[_is_list(key)]), exact
+    return pf.Clause(must=(cond,), must_not=(_is_list(key),)), exact
 
 
-def _is_list(key: str) -> models.FieldCondition:
-    return models.FieldCondition(key=LIST_KEYS_FIELD, match=models.MatchValue(value=key))
+def _is_list(key: str) -> pf.Match:
+    return pf.Match(path=LIST_KEYS_FIELD, value=key)
 
 
 def _contains(key: str, path: str, operand: Any) -> tuple[Cond, bool]:
+    element: pf.Condition
     if isinstance(operand, float):
-        element: models.FieldCondition = _num_eq(path, operand)
+        element = _num_eq(path, operand)
         exact = False  # 2.0 also hits int lists holding 2
     else:
-        element = models.FieldCondition(key=path, match=models.MatchValue(value=operand))
+        element = pf.Match(path=path, value=operand)
         exact = True
-    return models.Filter(must=[element, _is_list(key)]), exact
+    return pf.Clause(must=(element, _is_list(key))), exact
 
 
-def _num_eq(path: str, value: float) -> models.FieldCondition:
-    return models.FieldCondition(key=path, range=models.Range(gte=value, lte=value))
+def _num_eq(path: str, value: float) -> pf.Range:
+    return pf.Range(path=path, gte=value, lte=value)
 
 
 def _widened(operand: Any, bugs: bool) -> list[Any]:
@@ -138,33 +158,32 @@ def _exact_float(value: Any) -> bool:
     return not isinstance(value, int) or abs(value) <= 2**53
 
 
-def _equal_any(path: str, values: list[Any], bugs: bool) -> tuple[models.Condition, bool]:
-    conds: list[models.Condition]
+def _either(conds: list[pf.Condition]) -> pf.Condition:
+    return conds[0] if len(conds) == 1 else pf.Clause(should=tuple(conds))
+
+
+def _equal_any(path: str, values: list[Any], bugs: bool) -> tuple[pf.Condition, bool]:
     if not is_number(values[0]):
         if len(values) > 1 and isinstance(values[0], str):
-            return models.FieldCondition(key=path, match=models.MatchAny(any=values)), True
-        conds = [models.FieldCondition(key=path, match=models.MatchValue(value=v)) for v in values]
-        return (conds[0] if len(conds) == 1 else models.Filter(should=conds)), True
+            return pf.MatchAny(path=path, values=tuple(values)), True
+        return _either([pf.Match(path=path, value=v) for v in values]), True
     widened = [w for v in values for w in _widened(v, bugs)]
-    conds = [_num_eq(path, float(v)) for v in widened]
     exact = len(widened) == len(values) and all(_exact_float(v) for v in values)
-    return (conds[0] if len(conds) == 1 else models.Filter(should=conds)), exact
+    return _either([_num_eq(path, float(v)) for v in widened]), exact
 
 
-def _range(op: str, path: str, operand: Any, bugs: bool) -> tuple[models.Condition, bool]:
+def _range(op: str, path: str, operand: Any, bugs: bool) -> tuple[pf.Condition, bool]:
     widened = _widened(operand, bugs)
     if len(widened) == 1:
         bound = float(operand)
         rng = {
-            "$gt": models.Range(gt=bound),
-            "$gte": models.Range(gte=bound),
-            "$lt": models.Range(lt=bound),
-            "$lte": models.Range(lte=bound),
+            "$gt": pf.Range(path=path, gt=bound),
+            "$gte": pf.Range(path=path, gte=bound),
+            "$lt": pf.Range(path=path, lt=bound),
+            "$lte": pf.Range(path=path, lte=bound),
         }[op]
-        return models.FieldCondition(key=path, range=rng), _exact_float(operand)
+        return rng, _exact_float(operand)
     # Superset of both readings: inclusive bound at the looser of the two.
     if op in ("$gt", "$gte"):
-        rng = models.Range(gte=float(min(widened)))
-    else:
-        rng = models.Range(lte=float(max(widened)))
-    return models.FieldCondition(key=path, range=rng), False
+        return pf.Range(path=path, gte=float(min(widened))), False
+    return pf.Range(path=path, lte=float(max(widened))), False

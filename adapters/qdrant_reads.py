@@ -1,6 +1,8 @@
 """Chroma-semantics ``get`` / ``query`` / ``count`` answered from Qdrant.
 
-Pure and synchronous over a plain ``QdrantClient`` (run it on the store's executor).
+Pure and synchronous over any engine's :class:`~adapters.qdrant_points.Points` (a plain
+``QdrantClient`` is wrapped in :class:`~adapters.qdrant_client_points.ClientPoints`; the
+Edge store hands out its ``EdgePoints``): run it on the store's worker (``store.run``).
 Filters go through :mod:`adapters.qdrant_filter`; whatever Qdrant cannot select exactly
 (``where_document``, float ``$contains``, chroma#7491 bounds, odd keys) is over-fetched
 and post-filtered with :mod:`adapters.chroma_filter`, so answers equal Chroma's.
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-from qdrant_client import QdrantClient, models
+from qdrant_client import QdrantClient
 
+from adapters import point_filter as pf
 from adapters.base import GetRequest, Hit, Metadata, QueryRequest, Record, Space, StoreRejected
 from adapters.chroma_filter import (
     InvalidArgument,
@@ -27,8 +31,10 @@ from adapters.chroma_filter import (
     validate_where_document,
 )
 from adapters.chroma_order import SEQ_FIELD, seq_of
-from adapters.qdrant_filter import translate_where
+from adapters.qdrant_client_points import ClientPoints
+from adapters.qdrant_filter import plan_where
 from adapters.qdrant_layout import ORIGINAL_VECTOR_FIELD, point_id, record_from_point
+from adapters.qdrant_points import AllBut, PayloadSelection, Points, Search, StoredPoint
 
 SCAN_PAGE = 1024
 MIN_OVERFETCH = 64
@@ -46,19 +52,31 @@ class ChromaInternalError(StoreRejected):
 
 @dataclass(frozen=True)
 class ReadTarget:
-    """One Qdrant collection holding a Chroma collection, and how to read it."""
+    """One Qdrant collection holding a Chroma collection, and how to read it.
 
-    client: QdrantClient
+    ``client`` is the engine: a ``QdrantClient`` or any :class:`Points`.
+    """
+
+    client: QdrantClient | Points
     collection: str
     space: Space
     dimension: int | None = None
     chroma_bugs: bool = True  # reproduce chroma#7491 and the query-by-missing-id error
     ordered_scroll: bool = True  # every point has ``seq``: page limits via order_by
 
+    @cached_property
+    def points(self) -> Points:
+        """The engine as :class:`Points`."""
+        return _points(self.client)
+
+
+def _points(client: QdrantClient | Points) -> Points:
+    return ClientPoints(client) if isinstance(client, QdrantClient) else client
+
 
 @dataclass(frozen=True)
 class _Plan:
-    filter: models.Filter | None
+    filter: pf.Clause | None
     exact: bool
     where: Metadata | None
     where_document: Metadata | None
@@ -69,7 +87,7 @@ def _plan(target: ReadTarget, where: Metadata | None, wd: Metadata | None) -> _P
         validate_where(where)
     if wd is not None:
         validate_where_document(wd)
-    translation = translate_where(where, target.chroma_bugs)
+    translation = plan_where(where, target.chroma_bugs)
     exact = translation.exact and wd is None
     return _Plan(translation.filter, exact, where, wd)
 
@@ -78,11 +96,11 @@ def _keep(target: ReadTarget, plan: _Plan, record: Record) -> bool:
     return plan.exact or matches(record, plan.where, plan.where_document, target.chroma_bugs)
 
 
-def _payload(with_embeddings: bool) -> bool | models.PayloadSelectorExclude:
+def _payload(with_embeddings: bool) -> PayloadSelection:
     # The base64 original is the bulk of a cosine payload: skip it unless asked.
     if with_embeddings:
         return True
-    return models.PayloadSelectorExclude(exclude=[ORIGINAL_VECTOR_FIELD])
+    return AllBut((ORIGINAL_VECTOR_FIELD,))
 
 
 def _record(point: Any, with_embeddings: bool) -> Record:
@@ -99,9 +117,8 @@ def _order_key(point: Any) -> tuple[int, str]:
     return (seq if seq is not None else 1 << 62, str(point.id))
 
 
-def _and(*filters: models.Filter | None) -> models.Filter | None:
-    kept: list[models.Condition] = [f for f in filters if f is not None]
-    return models.Filter(must=kept) if kept else None
+def _and(*filters: pf.Clause | None) -> pf.Clause | None:
+    return pf.all_of(*filters)
 
 
 # ---------------------------------------------------------------- get
@@ -126,50 +143,55 @@ def get(target: ReadTarget, request: GetRequest) -> list[Record]:
     return kept[request.offset : end]
 
 
-def _retrieve(target: ReadTarget, ids: Sequence[str], with_embeddings: bool) -> list[Any]:
+def _retrieve(
+    target: ReadTarget, ids: Sequence[str], with_embeddings: bool
+) -> list[StoredPoint]:
     unique = list(dict.fromkeys(ids))
     if not unique:
         return []
-    points = target.client.retrieve(
+    points = target.points.retrieve(
         target.collection,
-        ids=[point_id(i) for i in unique],
+        [point_id(i) for i in unique],
         with_payload=_payload(with_embeddings),
-        with_vectors=with_embeddings,
+        with_vector=with_embeddings,
     )
     return sorted(points, key=_order_key)
 
 
-def _scan(target: ReadTarget, flt: models.Filter | None, with_embeddings: bool) -> Iterator[Any]:
-    offset: Any = None
+def _scan(
+    target: ReadTarget, flt: pf.Clause | None, with_embeddings: bool
+) -> Iterator[StoredPoint]:
+    offset: str | None = None
     while True:
-        points, offset = target.client.scroll(
+        points, offset = target.points.scroll(
             target.collection,
-            scroll_filter=flt,
-            limit=SCAN_PAGE,
-            offset=offset,
+            SCAN_PAGE,
+            offset,
+            filter=flt,
             with_payload=_payload(with_embeddings),
-            with_vectors=with_embeddings,
+            with_vector=with_embeddings,
         )
         yield from points
         if offset is None:
             return
 
 
-def _ordered_window(target: ReadTarget, plan: _Plan, request: GetRequest) -> list[Any]:
+def _ordered_window(target: ReadTarget, plan: _Plan, request: GetRequest) -> list[StoredPoint]:
     """The first offset+limit matching points in seq order (post-filtered when inexact)."""
     assert request.limit is not None
     wanted = request.offset + request.limit
     page = min(max(wanted if plan.exact else 4 * wanted, MIN_OVERFETCH), SCAN_PAGE)
-    found: list[Any] = []
+    found: list[StoredPoint] = []
     start: int | None = None
     while len(found) < wanted:
-        points, _ = target.client.scroll(
+        points = target.points.scroll_ordered(
             target.collection,
-            scroll_filter=plan.filter,
-            limit=page,
-            order_by=models.OrderBy(key=SEQ_FIELD, start_from=start),
+            SEQ_FIELD,
+            page,
+            start,
+            filter=plan.filter,
             with_payload=_payload(request.with_embeddings),
-            with_vectors=request.with_embeddings,
+            with_vector=request.with_embeddings,
         )
         found += [p for p in points if _keep(target, plan, _record(p, False))]
         if len(points) < page:
@@ -178,12 +200,11 @@ def _ordered_window(target: ReadTarget, plan: _Plan, request: GetRequest) -> lis
     return found[:wanted]
 
 
-def all_have_seq(client: QdrantClient, collection: str) -> bool:
+def all_have_seq(client: QdrantClient | Points, collection: str) -> bool:
     """True when no point of ``collection`` lacks ``seq`` (an ``order_by`` scroll skips
     such points: written by versions that did not set it)."""
-    empty = models.IsEmptyCondition(is_empty=models.PayloadField(key=SEQ_FIELD))
-    lacking = models.Filter(must=[empty])
-    return client.count(collection, count_filter=lacking, exact=True).count == 0
+    lacking = pf.Clause(must=(pf.IsEmpty(SEQ_FIELD),))
+    return _points(client).count(collection, lacking) == 0
 
 
 # ---------------------------------------------------------------- count
@@ -195,7 +216,7 @@ def count(
     """Number of records passing the filters (Chroma's collection ``count`` has none)."""
     plan = _plan(target, where, where_document)
     if plan.exact:
-        return target.client.count(target.collection, count_filter=plan.filter, exact=True).count
+        return target.points.count(target.collection, plan.filter)
     return sum(
         1 for p in _scan(target, plan.filter, False) if _keep(target, plan, _record(p, False))
     )
@@ -218,16 +239,16 @@ def query(target: ReadTarget, request: QueryRequest) -> list[list[Hit]]:
     return [_query_one(target, plan, flt, vector, request) for vector in request.vectors]
 
 
-def _id_filter(target: ReadTarget, request: QueryRequest, plan: _Plan) -> models.Filter | None:
+def _id_filter(target: ReadTarget, request: QueryRequest, plan: _Plan) -> pf.Clause | None:
     if request.ids is None:
         return None
     wanted = [point_id(i) for i in dict.fromkeys(request.ids)]
     if target.chroma_bugs and plan.where is None and plan.where_document is None and wanted:
         # Chroma 1.5.9 fails a query by ids (without filters) naming a missing id.
-        found = target.client.retrieve(target.collection, ids=wanted, with_payload=False)
+        found = target.points.retrieve(target.collection, wanted, with_payload=False)
         if len(found) < len(wanted):
             raise ChromaInternalError("Error executing plan: Internal error: Error finding id")
-    return models.Filter(must=[models.HasIdCondition(has_id=list(wanted))])
+    return pf.Clause(must=(pf.HasId(tuple(wanted)),))
 
 
 _Scored = tuple[float, tuple[int, str], float, Hit]  # distance, order key, score, hit
@@ -269,7 +290,7 @@ class _Scoring:
 def _query_one(
     target: ReadTarget,
     plan: _Plan,
-    flt: models.Filter | None,
+    flt: pf.Clause | None,
     vector: Any,
     request: QueryRequest,
 ) -> list[Hit]:
@@ -299,7 +320,7 @@ def _loosened(space: Space, score: float) -> float:
 def _nearest(
     target: ReadTarget,
     plan: _Plan,
-    flt: models.Filter | None,
+    flt: pf.Clause | None,
     scoring: _Scoring,
     request: QueryRequest,
     wanted: int,
@@ -309,17 +330,17 @@ def _nearest(
     hits: list[_Scored] = []
     offset = 0
     while len(hits) < wanted:
-        points = target.client.query_points(
-            target.collection,
-            query=scoring.query,
-            query_filter=flt,
+        search = Search(
+            vector=scoring.query,
             limit=page,
+            filter=flt,
             offset=offset,
             score_threshold=threshold,
             with_payload=_payload(request.with_embeddings),
-            with_vectors=request.with_embeddings,
-            search_params=_search_params(target.client, request.exact),
-        ).points
+            with_vector=request.with_embeddings,
+            exact=request.exact,
+        )
+        (points,) = target.points.search(target.collection, [search])
         for point in points:
             record = _record(point, request.with_embeddings)
             if _keep(target, plan, record):
@@ -329,19 +350,6 @@ def _nearest(
             break
         offset += page
     return hits
-
-
-def _search_params(client: QdrantClient, exact: bool) -> models.SearchParams | None:
-    # Local mode is always exact and warns about search params.
-    if not exact or _is_local(client):
-        return None
-    return models.SearchParams(exact=True)
-
-
-def _is_local(client: QdrantClient) -> bool:
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return isinstance(getattr(client, "_client", None), QdrantLocal)
 
 
 def chroma_distance(space: Space, score: float) -> float:

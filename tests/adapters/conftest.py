@@ -12,9 +12,10 @@ from adapters.base import CollectionKey, VectorStore
 from adapters.chroma import ChromaStore
 from adapters.memory import MemoryStore
 from adapters.qdrant import QdrantStore
+from adapters.qdrant_edge import EdgeStore
 from proxy.upstream.embedded_chroma import EmbeddedChroma
 
-STORE_KINDS = ["chroma", "qdrant-memory", "qdrant-path", "memory"]
+STORE_KINDS = ["chroma", "qdrant-memory", "qdrant-path", "qdrant-edge", "memory"]
 
 
 async def open_store(kind: str, chroma: EmbeddedChroma, tmp_path: Path) -> VectorStore:
@@ -25,6 +26,8 @@ async def open_store(kind: str, chroma: EmbeddedChroma, tmp_path: Path) -> Vecto
         return QdrantStore.open(path=":memory:", exact=True)
     if kind == "qdrant-path":
         return QdrantStore.open(path=tmp_path / "qdrant", exact=True)
+    if kind == "qdrant-edge":
+        return EdgeStore.open(tmp_path / "edge", exact=True)
     return MemoryStore()
 
 
