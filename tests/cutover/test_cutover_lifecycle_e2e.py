@@ -57,6 +57,7 @@ def _act(proxy: HostProcess, path: str, body: dict) -> None:  # type: ignore[typ
 
 def test_full_migration_life(fresh_chroma: EmbeddedChroma, tmp_path: Path) -> None:
     proxy = HostProcess(tmp_path, _config(tmp_path, fresh_chroma.url)).start()
+    worker: Background | None = None
     try:
         app = App(proxy.port, NAME, "r")
         for _ in range(10):  # the data the app had before the migration
@@ -104,4 +105,7 @@ def test_full_migration_life(fresh_chroma: EmbeddedChroma, tmp_path: Path) -> No
             "mirror", "shadow", "canary", "cutover", "shadow", "cutover", "finalized",
         ][-8:]
     finally:
+        if worker is not None:  # a failed step must not leave the app writing into the next test
+            worker.stopped.set()
+            worker.join(30)
         proxy.stop()
